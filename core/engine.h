@@ -1,0 +1,194 @@
+/* engine.h - the backup engine: what the FUSE daemon and backupctl call.
+ *
+ * Scope is data: every scoped call takes `domain`, NULL meaning the system
+ * scope, a domain name meaning that domain's scope.
+ *
+ * All calls are thread-safe (one engine is shared by the daemon's FUSE
+ * threads).  Returns are 0 or a negative errno with the reason in err.
+ * Strings returned through char ** are new (caller frees).
+ */
+#ifndef BK_ENGINE_H
+#define BK_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "err.h"
+
+struct bk_engine;
+
+struct bk_init_opts {
+	const char *product_version;	/* default "2.20.0" */
+	const char *lts;		/* comma list, default "" */
+	int demo;			/* add sample domains and resources */
+};
+
+/* Creates a state directory (must not exist or be empty): database, root
+ * of trust, the root domain, a default system backup key and a default
+ * domain backup key for root. */
+int bk_state_init(const char *dir, const struct bk_init_opts *o,
+		  struct bk_err *err);
+
+#define BK_ENGINE_DAEMON 1	/* recovers interrupted operations, runs jobs */
+
+int bk_engine_open(const char *dir, unsigned flags, struct bk_engine **out,
+		   struct bk_err *err);
+/* Waits for a running job to finish, then frees everything. */
+void bk_engine_close(struct bk_engine *e);
+
+/* Borrowed paths. */
+const char *bk_engine_state_dir(struct bk_engine *e);
+const char *bk_engine_staging_dir(struct bk_engine *e);	/* same fs as archives */
+
+/* {"productVersion","lts":[...],"hsm":{"kind","keyId"},"domains":n} */
+int bk_appliance_json(struct bk_engine *e, char **json, struct bk_err *err);
+int bk_config_set(struct bk_engine *e, const char *key, const char *value,
+		  struct bk_err *err);
+
+/* Domains and resources (thin wrappers over the store). */
+int bk_engine_domain_create(struct bk_engine *e, const char *name,
+			    struct bk_err *err);
+int bk_engine_domain_exists(struct bk_engine *e, const char *name);
+/* cb gets each name; stops on non-zero. */
+int bk_engine_domain_names(struct bk_engine *e,
+			   int (*cb)(void *arg, const char *name), void *arg,
+			   struct bk_err *err);
+int bk_engine_resource_add(struct bk_engine *e, const char *domain,
+			   const char *type, const char *name,
+			   const char *attrs, char **id_out, struct bk_err *err);
+int bk_engine_resource_delete(struct bk_engine *e, const char *domain,
+			      const char *type, const char *name,
+			      struct bk_err *err);
+int bk_engine_resource_get(struct bk_engine *e, const char *domain,
+			   const char *type, const char *name, char **json,
+			   struct bk_err *err);
+int bk_engine_resource_names(struct bk_engine *e, const char *domain,
+			     const char *type,
+			     int (*cb)(void *arg, const char *name), void *arg,
+			     struct bk_err *err);
+/* cb gets each resource's public JSON (borrowed). */
+int bk_engine_resource_foreach(struct bk_engine *e, const char *domain,
+			       const char *type,
+			       int (*cb)(void *arg, json_object *res),
+			       void *arg, struct bk_err *err);
+int bk_engine_resource_import(struct bk_engine *e, const char *path,
+			      long *count, struct bk_err *err);
+
+/* ---- passphrases (per uid, in secure memory, forgotten after
+ * BK_PASS_TTL seconds; a passphrase file is the unattended fallback) ---- */
+#define BK_PASS_TTL 600
+int bk_pass_set(struct bk_engine *e, uid_t uid, const char *pass,
+		size_t len, struct bk_err *err);
+int bk_pass_file(struct bk_engine *e, const char *path, struct bk_err *err);
+
+/* ---- backup keys ---- */
+/* req: JSON text {"name": str, "default": bool} (all optional). */
+int bk_key_create(struct bk_engine *e, const char *domain, const char *req,
+		  char **id_out, struct bk_err *err);
+/* cb gets each key id, in creation order. */
+int bk_key_ids(struct bk_engine *e, const char *domain,
+	       int (*cb)(void *arg, const char *id), void *arg,
+	       struct bk_err *err);
+/* key.json: {"id","name","scope","domain","default","createdAt",
+ * "fingerprint"} - never the key.  -ENOENT if absent. */
+int bk_key_json(struct bk_engine *e, const char *domain, const char *id,
+		char **json, struct bk_err *err);
+/* Creation time (epoch seconds), for mtimes. */
+int bk_key_time(struct bk_engine *e, const char *domain, const char *id,
+		long long *epoch, struct bk_err *err);
+/* *id_out: the default key's id; -ENOENT if the scope has none. */
+int bk_key_default(struct bk_engine *e, const char *domain, char **id_out,
+		   struct bk_err *err);
+int bk_key_set_default(struct bk_engine *e, const char *domain,
+		       const char *id, struct bk_err *err);
+int bk_key_delete(struct bk_engine *e, const char *domain, const char *id,
+		  struct bk_err *err);	/* -EBUSY for the default */
+/* The key exported under uid's passphrase (-EACCES with instructions when
+ * none is set).  *buf new (caller frees), *len == bk_key_export_size(). */
+int bk_key_export(struct bk_engine *e, const char *domain, const char *id,
+		  uid_t uid, uint8_t **buf, size_t *len, struct bk_err *err);
+int bk_key_export_size(struct bk_engine *e, const char *domain,
+		       const char *id, size_t *len, struct bk_err *err);
+/* Imports a key file (buf) with uid's passphrase into the scope. */
+int bk_key_import(struct bk_engine *e, const char *domain, const void *buf,
+		  size_t len, uid_t uid, char **id_out, struct bk_err *err);
+/* Same with an explicit passphrase (backupctl). */
+int bk_key_import_pass(struct bk_engine *e, const char *domain,
+		       const void *buf, size_t len, const char *pass,
+		       size_t passlen, char **id_out, struct bk_err *err);
+
+/* ---- backups ---- */
+struct bk_backup_info {
+	char id[64];
+	char status[16];		/* "In Progress" | "Completed" | "Failed" */
+	long long created_epoch;
+	long long size;			/* archive bytes (0 unless Completed) */
+	char archive_path[4096];	/* valid when Completed */
+};
+
+/* req: JSON text, see DESIGN.md section 3.  Validates (-EINVAL with the
+ * reason), refuses while an operation runs (-EBUSY), then starts the
+ * backup in the background. *id_out: the new backup's id. */
+int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
+		    uid_t uid, char **id_out, struct bk_err *err);
+/* cb gets each backup of the scope, oldest first. */
+int bk_backup_list(struct bk_engine *e, const char *domain,
+		   int (*cb)(void *arg, const struct bk_backup_info *b),
+		   void *arg, struct bk_err *err);
+int bk_backup_get(struct bk_engine *e, const char *domain, const char *id,
+		  struct bk_backup_info *info, struct bk_err *err);
+/* backup.json: the header fields plus "status", "message", "size",
+ * "origin" ("local" | "upload"), "keyPresent". */
+int bk_backup_json(struct bk_engine *e, const char *domain, const char *id,
+		   char **json, struct bk_err *err);
+/* The per-backup status line, with "\n". */
+int bk_backup_status_line(struct bk_engine *e, const char *domain,
+			  const char *id, char **line, struct bk_err *err);
+/* Newest Completed backup of the scope; -ENOENT if none. */
+int bk_backup_latest(struct bk_engine *e, const char *domain, char **id_out,
+		     struct bk_err *err);
+int bk_backup_delete(struct bk_engine *e, const char *domain,
+		     const char *id, uid_t uid, struct bk_err *err);
+/* req: "{}" or {"force": true}.  Checks what can be checked before
+ * starting (key present, release rules, nothing running) and starts the
+ * restore in the background. */
+int bk_restore_start(struct bk_engine *e, const char *domain, const char *id,
+		     const char *req, uid_t uid, struct bk_err *err);
+
+/* Processes a staged upload (path: a file under the staging dir, which
+ * this call consumes: moved into the archives on success, left in place
+ * on failure for the caller to remove).  Checks structure and length, and
+ * authenticates fully when the key is present.  *id_out: the backup id.
+ * restore: also starts its restore (a refusal to restore is returned as
+ * the error, with the backup kept). */
+int bk_upload_archive(struct bk_engine *e, const char *domain,
+		      const char *path, int restore, uid_t uid,
+		      char **id_out, struct bk_err *err);
+
+/* ---- status ---- */
+/* The status JSON (DESIGN.md section 3), with "\n". */
+int bk_status_json(struct bk_engine *e, char **json, struct bk_err *err);
+/* Blocks until no operation is In Progress. */
+void bk_status_wait(struct bk_engine *e);
+/* Records a refused request (lastError) and an audit record. */
+void bk_note_refusal(struct bk_engine *e, uid_t uid, const char *path,
+		     int errnum, const char *msg);
+/* Appends an audit record. */
+void bk_audit(struct bk_engine *e, uid_t uid, const char *action,
+	      const char *target, const char *result, const char *msg);
+
+/* ---- offline tools (backupctl) ---- */
+/* Header of an archive or metadata of a key file, as JSON ("kind":
+ * "backup" | "backupkey"); no key needed.  pass (may be NULL) tests a key
+ * file's passphrase: -EKEYREJECTED if wrong. */
+int bk_inspect_file(const char *path, const char *pass, size_t passlen,
+		    char **json, struct bk_err *err);
+/* Full authentication of an archive with the engine's keys. *json gets
+ * {"id","verified":true,"sha256":...,"payloadSize":...}. */
+int bk_verify_file(struct bk_engine *e, const char *path, char **json,
+		   struct bk_err *err);
+
+#endif

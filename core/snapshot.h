@@ -1,0 +1,49 @@
+/* snapshot.h - serialising the backed-up data into an archive's payload
+ * and restoring it (docs/FORMAT.md, "Payload").
+ *
+ * The payload is JSON lines: a first line {"kind":"backupfs-snapshot",
+ * "format":1,"scope":...,"domain":...}, then one line per row
+ * ({"t":"domain"|"resource"|"member"|"link", ...}; resources carry their
+ * key material in clear base64 - the archive encrypts it), and a last line
+ * {"t":"end","counts":{...}}.  Reading is done with a bounded line buffer.
+ */
+#ifndef BK_SNAPSHOT_H
+#define BK_SNAPSHOT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+
+#include "err.h"
+#include "store.h"
+
+typedef int (*bk_sink_fn)(void *arg, const void *buf, size_t len,
+			  struct bk_err *err);
+typedef ssize_t (*bk_source_fn)(void *arg, void *buf, size_t len,
+				struct bk_err *err);
+typedef void (*bk_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/* Writes a consistent snapshot (one read transaction) of all domains
+ * (domain == NULL: system scope) or of one domain (filters: JSON array,
+ * borrowed, NULL = everything; issue 3).  counts (borrowed object) receives
+ * {"domains":n,"keys":n,"users":n,...,"members":n,"links":n,"total":n}.
+ * Material is unwrapped with rot on the way out. */
+int bk_snapshot_write(struct bk_store *s, struct bk_rot *rot,
+		      const char *domain, json_object *filters,
+		      bk_sink_fn sink, void *sink_arg, json_object *counts,
+		      bk_progress_fn progress, void *progress_arg,
+		      struct bk_err *err);
+
+/* Checks a payload's structure without changing anything (first line,
+ * every line a known row, the end line's counts match). */
+int bk_snapshot_check(bk_source_fn source, void *arg, struct bk_err *err);
+
+/* System restore: in one transaction, replaces all domains, resources,
+ * members and links with the payload's (material re-wrapped with rot).
+ * All or nothing.  report (borrowed) receives counts restored. */
+int bk_snapshot_restore_system(struct bk_store *s, struct bk_rot *rot,
+			       bk_source_fn source, void *arg,
+			       json_object *report, bk_progress_fn progress,
+			       void *progress_arg, struct bk_err *err);
+
+#endif
