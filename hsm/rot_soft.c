@@ -1,5 +1,4 @@
 /* rot_soft.c - software root of trust: an AES-256 key file, mode 0600. */
-#define _GNU_SOURCE
 #include "rot.h"
 
 #include <errno.h>

@@ -1,0 +1,106 @@
+/* engine_int.h - what the engine's files share; not for fs/ or cli/. */
+#ifndef BK_ENGINE_INT_H
+#define BK_ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "engine.h"
+#include "store.h"
+#include "../hsm/rot.h"
+
+#define BK_MAX_PASS 1024
+
+struct bk_pass {
+	uid_t uid;
+	char *buf;		/* secure heap, BK_MAX_PASS bytes */
+	size_t len;
+	long long expires;	/* CLOCK_MONOTONIC seconds */
+};
+
+struct bk_engine {
+	char *dir, *db_path, *archives, *staging, *rot_path;
+	unsigned flags;
+	int lock_fd;			/* daemon.lock, daemons only */
+
+	pthread_mutex_t db_lock;	/* guards store */
+	struct bk_store *store;		/* the shared connection */
+	struct bk_rot *rot;		/* thread-safe */
+
+	pthread_mutex_t op_lock;	/* guards everything below */
+	pthread_cond_t op_cond;
+	int op_running;
+	int job_started;		/* job thread to join */
+	pthread_t job;
+	json_object *op;		/* current or last operation, or NULL */
+	json_object *last_error;	/* last refusal, or NULL */
+
+	struct bk_pass *pass;
+	size_t npass;
+	char *pass_file;
+};
+
+/* Scope helpers: domain NULL = system. */
+static inline const char *bk_scope_name(const char *domain)
+{
+	return domain ? "domain" : "system";
+}
+static inline const char *bk_scope_domain(const char *domain)
+{
+	return domain ? domain : "";
+}
+
+/* request.c: validates a control-file request.  fields: NULL-terminated
+ * pairs of name and json_type.  *out: new object (caller puts). */
+struct bk_field {
+	const char *name;
+	json_type type;
+};
+int bk_request_parse(const char *text, const struct bk_field *fields,
+		     json_object **out, struct bk_err *err);
+
+/* bkeys.c: the clear key of (scope, id) into key[32]; -ENOENT if absent. */
+int bk_key_load(struct bk_engine *e, struct bk_store *s, const char *domain,
+		const char *id, uint8_t key[32], struct bk_err *err);
+/* Is the key present (1/0)? */
+int bk_key_present(struct bk_engine *e, const char *domain, const char *id);
+/* Creates a key with fresh material (init). */
+int bk_key_create_in(struct bk_engine *e, struct bk_store *s,
+		     const char *domain, const char *name, int is_default,
+		     char **id_out, struct bk_err *err);
+
+/* engine.c: operation bookkeeping. */
+int bk_op_begin(struct bk_engine *e, const char *operation,
+		const char *domain, const char *backup_id, uid_t uid,
+		struct bk_err *err);	/* -EBUSY if one runs */
+void bk_op_progress(struct bk_engine *e, int percent);
+/* Ends the running op (status "Completed" or "Failed" with message). */
+void bk_op_end(struct bk_engine *e, int ok, const char *message);
+/* Records a finished synchronous op (uploads) as the last one. */
+void bk_op_record(struct bk_engine *e, const char *operation,
+		  const char *domain, const char *backup_id, int ok,
+		  const char *message);
+void bk_audit_s(struct bk_engine *e, struct bk_store *s, uid_t uid,
+		const char *action, const char *target, const char *result,
+		const char *msg);
+
+/* backups.c: daemon start-up recovery. */
+int bk_backups_recover(struct bk_engine *e, struct bk_err *err);
+
+/* engine.c: uid's passphrase (or the passphrase file's) into buf
+ * (BK_MAX_PASS bytes, caller wipes); -EACCES with instructions if none. */
+int bk_pass_get(struct bk_engine *e, uid_t uid, char *buf, size_t *len,
+		struct bk_err *err);
+
+/* Runs fn(arg) on the job thread; the op must have begun. */
+int bk_job_spawn(struct bk_engine *e, void *(*fn)(void *), void *arg,
+		 struct bk_err *err);
+
+/* Reads a whole small file into a new buffer (caller frees). */
+int bk_read_small(const char *path, size_t max, uint8_t **buf, size_t *len,
+		  struct bk_err *err);
+
+#endif
