@@ -1,0 +1,299 @@
+/* crypto.c - thin, named wrappers over OpenSSL's EVP API.
+ *
+ * Every primitive is OpenSSL's: HKDF and HMAC through EVP_KDF / EVP_MAC,
+ * RFC 5649 key wrap through EVP_aes_256_wrap_pad, base64 through
+ * EVP_EncodeBlock / EVP_DecodeBlock, SHA-256 through EVP_Digest, random
+ * bytes through RAND_bytes.  This file only adapts calling conventions and
+ * error reporting.
+ */
+#include "crypto.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+/* The secure heap is mlocked: keep it well below RLIMIT_MEMLOCK (8 MiB on
+ * the target machines).  Allocations are rounded up to a power of two of
+ * at least BK_SECURE_MINSIZE bytes. */
+#define BK_SECURE_ARENA (1024 * 1024)
+#define BK_SECURE_MINSIZE 32
+
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+
+static void crypto_init_once(void)
+{
+	/* 0: no secure heap (allocations fall back to the normal heap,
+	 * which bk_secure_free still wipes); 1: mlocked; 2: mapped but not
+	 * mlocked.  All three are usable. */
+	if (!CRYPTO_secure_malloc_initialized())
+		CRYPTO_secure_malloc_init(BK_SECURE_ARENA, BK_SECURE_MINSIZE);
+}
+
+int bk_crypto_init(void)
+{
+	int ret = pthread_once(&crypto_once, crypto_init_once);
+
+	return ret ? -ret : 0;
+}
+
+int bk_random(void *buf, size_t len, struct bk_err *err)
+{
+	if (len > INT_MAX)
+		return bk_errf(err, -EINVAL, "random request too large");
+	if (RAND_bytes(buf, (int)len) != 1)
+		return bk_err_ssl(err, -EIO, "random number generator failed");
+	return 0;
+}
+
+static void hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}
+
+int bk_random_id(char out[33], struct bk_err *err)
+{
+	uint8_t raw[16];
+	int ret;
+
+	ret = bk_random(raw, sizeof(raw), err);
+	if (ret)
+		return ret;
+	hex_encode(raw, sizeof(raw), out);
+	return 0;
+}
+
+void bk_sha256(const void *buf, size_t len, uint8_t out[32])
+{
+	/* EVP_Digest with a built-in algorithm only fails when out of
+	 * memory; there is no way to report it here, so never return a
+	 * stale or partial value. */
+	if (EVP_Digest(buf, len, out, NULL, EVP_sha256(), NULL) != 1)
+		memset(out, 0, 32);
+}
+
+void bk_sha256_hex(const void *buf, size_t len, char out[65])
+{
+	uint8_t raw[32];
+
+	bk_sha256(buf, len, raw);
+	hex_encode(raw, sizeof(raw), out);
+}
+
+int bk_hkdf_sha256(const uint8_t *key, size_t keylen, const uint8_t *salt,
+		   size_t saltlen, const char *info, uint8_t *out,
+		   size_t outlen, struct bk_err *err)
+{
+	OSSL_PARAM params[5], *p = params;
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	int ret = 0;
+
+	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	if (!kdf || !(kctx = EVP_KDF_CTX_new(kdf))) {
+		ret = bk_err_ssl(err, -ENOMEM, "HKDF unavailable");
+		goto out;
+	}
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+						(char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						 (void *)key, keylen);
+	if (salt && saltlen)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+							 (void *)salt, saltlen);
+	if (info && *info)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+							 (void *)info,
+							 strlen(info));
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, outlen, params) != 1)
+		ret = bk_err_ssl(err, -EIO, "HKDF failed");
+out:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return ret;
+}
+
+int bk_hmac_sha256(const uint8_t *key, size_t keylen, const void *buf,
+		   size_t len, uint8_t out[32], struct bk_err *err)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC *mac = NULL;
+	EVP_MAC_CTX *mctx = NULL;
+	size_t outlen = 0;
+	int ret = 0;
+
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (!mac || !(mctx = EVP_MAC_CTX_new(mac))) {
+		ret = bk_err_ssl(err, -ENOMEM, "HMAC unavailable");
+		goto out;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(mctx, key, keylen, params) != 1 ||
+	    EVP_MAC_update(mctx, buf, len) != 1 ||
+	    EVP_MAC_final(mctx, out, &outlen, 32) != 1 || outlen != 32)
+		ret = bk_err_ssl(err, -EIO, "HMAC failed");
+out:
+	EVP_MAC_CTX_free(mctx);
+	EVP_MAC_free(mac);
+	return ret;
+}
+
+/* One pass of AES-256-KWP in either direction. */
+static int kwp(int enc, const uint8_t kek[32], const uint8_t *in,
+	       size_t inlen, uint8_t *out, size_t *outlen, struct bk_err *err)
+{
+	EVP_CIPHER_CTX *ctx;
+	int len = 0, fin = 0, ret = 0;
+
+	if (inlen > INT_MAX / 2)
+		return bk_errf(err, -EINVAL, "key wrap input too large");
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		return bk_errf(err, -ENOMEM, "out of memory");
+	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	if (EVP_CipherInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, kek, NULL,
+			      enc) != 1) {
+		ret = bk_err_ssl(err, -EIO, "key wrap setup failed");
+		goto out;
+	}
+	if (EVP_CipherUpdate(ctx, out, &len, in, (int)inlen) != 1 ||
+	    EVP_CipherFinal_ex(ctx, out + len, &fin) != 1) {
+		if (enc)
+			ret = bk_err_ssl(err, -EIO, "key wrap failed");
+		else
+			ret = bk_err_ssl(err, -EBADMSG,
+					 "wrapped key does not unwrap (wrong key or tampered)");
+		goto out;
+	}
+	*outlen = (size_t)len + (size_t)fin;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return ret;
+}
+
+int bk_kwp_wrap(const uint8_t kek[32], const uint8_t *in, size_t inlen,
+		uint8_t *out, size_t *outlen, struct bk_err *err)
+{
+	if (inlen == 0)
+		return bk_errf(err, -EINVAL, "nothing to wrap");
+	return kwp(1, kek, in, inlen, out, outlen, err);
+}
+
+int bk_kwp_unwrap(const uint8_t kek[32], const uint8_t *in, size_t inlen,
+		  uint8_t *out, size_t *outlen, struct bk_err *err)
+{
+	/* RFC 5649 output is a multiple of 8 bytes, at least 16. */
+	if (inlen < 16 || inlen % 8)
+		return bk_errf(err, -EBADMSG,
+			       "wrapped key has an invalid length (%zu bytes)",
+			       inlen);
+	return kwp(0, kek, in, inlen, out, outlen, err);
+}
+
+char *bk_b64_encode(const void *buf, size_t len)
+{
+	char *s;
+
+	if (len > (size_t)INT_MAX / 4 * 3 - 3)
+		return NULL;
+	s = malloc(4 * ((len + 2) / 3) + 1);
+	if (!s)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)s, buf, (int)len);
+	return s;
+}
+
+static int b64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+int bk_b64_decode(const char *s, uint8_t **out, size_t *outlen)
+{
+	size_t n = strlen(s), pad = 0, i, len;
+	uint8_t *buf = NULL;
+	char *again = NULL;
+	int dec, ret = 0;
+
+	/* Strict: no whitespace, a multiple of 4 characters, '=' only as
+	 * the last one or two characters. */
+	if (n % 4 || n > (size_t)INT_MAX)
+		return -EINVAL;
+	if (n && s[n - 1] == '=')
+		pad = (n >= 2 && s[n - 2] == '=') ? 2 : 1;
+	for (i = 0; i < n - pad; i++)
+		if (!b64_char(s[i]))
+			return -EINVAL;
+	buf = malloc(n / 4 * 3 + 1);
+	if (!buf)
+		return -ENOMEM;
+	/* EVP_DecodeBlock counts the '=' padding as zero bytes. */
+	dec = n ? EVP_DecodeBlock(buf, (const unsigned char *)s, (int)n) : 0;
+	if (dec < 0 || (size_t)dec != n / 4 * 3) {
+		ret = -EINVAL;
+		goto out;
+	}
+	len = (size_t)dec - pad;
+	/* Reject non-canonical encodings (stray bits under the padding):
+	 * the only valid text for these bytes is their encoding. */
+	again = bk_b64_encode(buf, len);
+	if (!again) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (strcmp(again, s)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+out:
+	free(again);
+	if (buf) {
+		OPENSSL_cleanse(buf, n / 4 * 3 + 1);
+		free(buf);
+	}
+	return ret;
+}
+
+void *bk_secure_alloc(size_t len)
+{
+	void *p = NULL;
+
+	bk_crypto_init();
+	if (CRYPTO_secure_malloc_initialized())
+		p = OPENSSL_secure_zalloc(len);
+	if (!p)		/* no secure heap, or it is full */
+		p = OPENSSL_zalloc(len);
+	return p;
+}
+
+void bk_secure_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	if (CRYPTO_secure_allocated(p))
+		OPENSSL_secure_clear_free(p, len);
+	else
+		OPENSSL_clear_free(p, len);
+}
