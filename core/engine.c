@@ -158,10 +158,15 @@ int bk_state_init(const char *dir, const struct bk_init_opts *o,
 		struct bk_store *s;
 
 		ret = bk_store_open(p, 1, &s, err);
+		if (!ret)
+			bk_store_close(s);
+		/* Wrapped secrets only, but still nobody else's business. */
+		if (!ret && chmod(p, 0600) < 0)
+			ret = bk_errf(err, -errno, "chmod %s: %s", p,
+				      strerror(errno));
 		free(p);
 		if (ret)
 			return ret;
-		bk_store_close(s);
 	}
 	ret = bk_engine_open(dir, 0, &e, err);
 	if (ret)
@@ -239,7 +244,15 @@ int bk_engine_open(const char *dir, unsigned flags, struct bk_engine **out,
 		return bk_errf(err, -ENOMEM, "out of memory");
 	e->lock_fd = -1;
 	e->flags = flags;
-	pthread_mutex_init(&e->db_lock, NULL);
+	{
+		/* Recursive: callbacks of listings may call the engine again. */
+		pthread_mutexattr_t attr;
+
+		pthread_mutexattr_init(&attr);
+		pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&e->db_lock, &attr);
+		pthread_mutexattr_destroy(&attr);
+	}
 	pthread_mutex_init(&e->op_lock, NULL);
 	pthread_cond_init(&e->op_cond, NULL);
 	e->dir = strdup(real);

@@ -46,14 +46,14 @@ cp "$A/mnt/system/backups/$id/$id.backup" "$BK_TMP/out/"
 sum=$(sha256sum "$BK_TMP/out/$id.backup" | cut -d' ' -f1)
 ver=$("$BACKUPCTL" --state "$A/state" verify "$BK_TMP/out/$id.backup")
 assert_contains "$ver" "$sum" "sha256 of the download equals backupctl verify's"
-assert_contains "$("$BACKUPCTL" inspect "$BK_TMP/out/$id.backup")" '"productVersion": "2.20.0"' "inspect shows the header without a key"
+assert_eq "$("$BACKUPCTL" inspect "$BK_TMP/out/$id.backup" | jq -r .productVersion)" "2.20.0" "inspect shows the header without a key"
 
 # --- backup key export with a passphrase ---
 kid=$(readlink "$A/mnt/system/backupkeys/default")
 assert_fails_with EACCES cat "$A/mnt/system/backupkeys/$kid/$kid.backupkey"
 printf '%s\n' "$PASS" > "$A/mnt/passphrase"
 cp "$A/mnt/system/backupkeys/$kid/$kid.backupkey" "$BK_TMP/out/"
-assert_contains "$("$BACKUPCTL" inspect "$BK_TMP/out/$kid.backupkey")" "\"id\": \"$kid\"" "key file inspects offline"
+assert_eq "$("$BACKUPCTL" inspect "$BK_TMP/out/$kid.backupkey" | jq -r .id)" "$kid" "key file inspects offline"
 ok_cmd "key file password test" sh -c "printf '%s\n' '$PASS' | '$BACKUPCTL' inspect --password '$BK_TMP/out/$kid.backupkey'"
 
 # --- B: archive before its key is accepted, but cannot restore yet ---
