@@ -127,6 +127,7 @@ mkdir -p "$BK_TMP/c-mnt"
 bk_mount "$BK_TMP/c-state" "$BK_TMP/c-mnt"
 printf '%s\n' "$PASS" > "$BK_TMP/c-mnt/passphrase"
 cp "$BK_TMP/out/$kid.backupkey" "$BK_TMP/c-mnt/system/backupkeys/upload/"
+staged=$(ls "$BK_TMP/c-state/staging" | wc -l)
 assert_fails_with EINVAL cp "$BK_TMP/tampered.backup" "$BK_TMP/c-mnt/system/backups/upload/"
 assert_contains "$(cat "$BK_TMP/c-mnt/status")" "tampered" "status says tampered"
 assert_status 1 test -d "$BK_TMP/c-mnt/system/backups/$id"
@@ -136,8 +137,8 @@ assert_contains "$(cat "$BK_TMP/c-mnt/status")" "truncated" "status says truncat
 assert_fails_with EINVAL cp /etc/hostname "$BK_TMP/c-mnt/system/backups/upload/x.backup"
 assert_contains "$(cat "$BK_TMP/c-mnt/status")" "not a backupfs archive" "status says not an archive"
 assert_eq "$(ls "$BK_TMP/c-mnt/system/backups/upload" | wc -l)" "0" "nothing left in upload/"
+assert_eq "$(ls "$BK_TMP/c-state/staging" | wc -l)" "$staged" "rejected uploads leave no staged file"
 assert_eq "$(ls "$BK_TMP/c-state/archives" | wc -l)" "0" "no archive stored"
-assert_eq "$(ls "$BK_TMP/c-state/staging" | wc -l)" "0" "no staged file left"
 
 # tar x into upload/ and the restore/ box
 tar -C "$BK_TMP/out" -cf "$BK_TMP/a.tar" "$id.backup"
