@@ -1,0 +1,118 @@
+/* main.c - backupctl's entry point: global options and dispatch. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *c, int argc, char **argv);
+} commands[] = {
+	{ "init", cmd_init },
+	{ "config", cmd_config },
+	{ "domain", cmd_domain },
+	{ "resource", cmd_resource },
+	{ "backupkey", cmd_backupkey },
+	{ "inspect", cmd_inspect },
+	{ "verify", cmd_verify },
+	{ "wait", cmd_wait },
+};
+
+void cli_help(FILE *out)
+{
+	fputs(
+"Usage: backupctl [--state DIR] COMMAND [ARGS...]\n"
+"\n"
+"Administration of a backupfs state directory.  --state defaults to\n"
+"$BACKUPFS_STATE.  Listings print one JSON object per line (use jq).\n"
+"\n"
+"Commands:\n"
+"  init DIR [--product-version X.Y.Z] [--lts X.Y,...] [--demo]\n"
+"        create a state directory (database, root-of-trust key, the root\n"
+"        domain, default backup keys); --demo adds sample data\n"
+"  config show\n"
+"        the appliance: product version, LTS releases, root of trust\n"
+"  config set KEY VALUE\n"
+"        change a setting, e.g. product-version 2.21.0 (an upgrade)\n"
+"  domain create NAME\n"
+"  domain list\n"
+"  resource add --domain D --type TYPE --name NAME [--attrs JSON]\n"
+"        prints {\"id\":...}; keys get secret material (never printed)\n"
+"  resource list [--domain D] [--type TYPE]\n"
+"  resource delete --domain D --type TYPE --name NAME\n"
+"  resource import FILE\n"
+"        JSON lines {\"domain\",\"type\",\"name\",\"attrs\"} (FILE - is stdin);\n"
+"        all or nothing; prints {\"imported\":n}\n"
+"  backupkey list [--domain D]\n"
+"        backup keys of the system scope, or of domain D\n"
+"  inspect FILE [--password | --password-file F]\n"
+"        header of a backup archive or metadata of a backup-key file, no\n"
+"        key needed; --password checks a key file's passphrase (read\n"
+"        from the terminal without echo, or the first line of stdin)\n"
+"  verify FILE\n"
+"        authenticate a whole archive with this appliance's backup keys;\n"
+"        exit 0 only if it verifies\n"
+"  wait MOUNTPOINT [--timeout SECONDS]\n"
+"        follow the running operation of a mounted backupfs; exit 0 on\n"
+"        Completed, 1 on Failed (the reason on stderr)\n"
+"\n"
+"Resource types: keys users groups cte_policies customer_fragments cas\n"
+"certificates policies schedules connections audit\n"
+"\n"
+"Options:\n"
+"  --state DIR     the state directory\n"
+"  -h, --help      print this help\n"
+"  -V, --version   print the version\n"
+"\n"
+"Exit status: 0 success, 1 failure, 2 usage error.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { .state = getenv("BACKUPFS_STATE") };
+	const char *arg;
+	size_t k;
+	int i, ret;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		arg = argv[i];
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			cli_help(stdout);
+			return CLI_OK;
+		} else if (!strcmp(arg, "-V") || !strcmp(arg, "--version")) {
+			printf("backupctl %s\n", BK_VERSION);
+			return CLI_OK;
+		} else if (!strcmp(arg, "--state")) {
+			if (++i == argc)
+				return cli_usage(NULL, "option '--state' "
+						 "needs a value");
+			c.state = argv[i];
+		} else if (!strncmp(arg, "--state=", 8)) {
+			c.state = arg + 8;
+		} else if (!strcmp(arg, "--")) {
+			i++;
+			break;
+		} else {
+			return cli_usage(NULL, "unknown option '%s'", arg);
+		}
+	}
+	if (i == argc)
+		return cli_usage(NULL, "missing command");
+	if (!strcmp(argv[i], "help")) {
+		cli_help(stdout);
+		return CLI_OK;
+	}
+	for (k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		if (strcmp(argv[i], commands[k].name))
+			continue;
+		c.cmd = commands[k].name;
+		ret = commands[k].fn(&c, argc - i, argv + i);
+		if (c.engine)
+			bk_engine_close(c.engine);
+		if (fflush(stdout) != 0 && ret == CLI_OK)
+			ret = cli_fail("write error on standard output");
+		return ret;
+	}
+	return cli_usage(NULL, "unknown command '%s'", argv[i]);
+}
