@@ -2,7 +2,9 @@
  * and restoring it (docs/FORMAT.md, "Payload").
  *
  * The payload is JSON lines: a first line {"kind":"backupfs-snapshot",
- * "format":1,"scope":...,"domain":...}, then one line per row
+ * "format":1,"scope":...,"domain":...,"total":n} ("total", the number of
+ * rows, is optional for readers: it drives restore progress), then one
+ * line per row
  * ({"t":"domain"|"resource"|"member"|"link", ...}; resources carry their
  * key material in clear base64 - the archive encrypts it), and a last line
  * {"t":"end","counts":{...}}.  Reading is done with a bounded line buffer.
@@ -45,5 +47,37 @@ int bk_snapshot_restore_system(struct bk_store *s, struct bk_rot *rot,
 			       bk_source_fn source, void *arg,
 			       json_object *report, bk_progress_fn progress,
 			       void *progress_arg, struct bk_err *err);
+
+/* ---- added for the engine's domain restore (and used by the above) ---- */
+
+/* What bk_snapshot_read hands to its call-back for each line, in order:
+ * t is "head" (the first line), "domain", "resource", "member", "link" or
+ * "end"; row is the line's JSON (borrowed, valid during the call); for a
+ * resource that carries key material, material/material_len is the clear
+ * material decoded from base64 (borrowed, wiped after the call), else
+ * NULL/0.  A non-zero return stops the read and is returned. */
+typedef int (*bk_row_fn)(void *arg, const char *t, json_object *row,
+			 const uint8_t *material, size_t material_len,
+			 struct bk_err *err);
+
+/* Reads a payload with a bounded line buffer (lines of at most 16 MiB),
+ * checks every line as bk_snapshot_check does, and calls cb (may be NULL)
+ * with each line.  The "end" line is delivered only after its counts
+ * matched the lines read; a payload that ends without one is an error.
+ * counts (may be NULL, borrowed) receives the counts read; progress gets
+ * (rows read, the first line's "total" or 0). */
+int bk_snapshot_read(bk_source_fn source, void *arg, bk_row_fn cb,
+		     void *cb_arg, json_object *counts,
+		     bk_progress_fn progress, void *progress_arg,
+		     struct bk_err *err);
+
+/* Inserts one row as bk_snapshot_read delivers it ("domain", "resource",
+ * "member" or "link"; rows are not re-checked) into the store, the
+ * material wrapped with rot.  Runs in the caller's transaction.  -EEXIST
+ * (with words) for a row that is already there. */
+int bk_snapshot_insert_row(struct bk_store *s, struct bk_rot *rot,
+			   const char *t, json_object *row,
+			   const uint8_t *material, size_t material_len,
+			   struct bk_err *err);
 
 #endif

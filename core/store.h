@@ -74,7 +74,8 @@ void bk_store_rollback(struct bk_store *s);
 /* Executes SQL with no result; error text into err. */
 int bk_store_exec(struct bk_store *s, const char *sql, struct bk_err *err);
 
-/* Settings.  get: *value is a new string (caller frees) or NULL if unset. */
+/* Settings.  get: *value is a new string (caller frees) or NULL if unset.
+ * set: value NULL removes the setting. */
 int bk_setting_get(struct bk_store *s, const char *key, char **value,
 		   struct bk_err *err);
 int bk_setting_set(struct bk_store *s, const char *key, const char *value,
@@ -102,7 +103,7 @@ int bk_resource_delete(struct bk_store *s, const char *domain,
 /* The public JSON of one resource (never the material):
  * {"id","domain","type","name","version","createdAt","fingerprint"?,
  *  "attrs":{...}} plus, for groups, "members".  *json is a new string
- * (caller frees).  -ENOENT if absent. */
+ * (caller frees).  -ENOENT if absent.  Keys: the highest version. */
 int bk_resource_get(struct bk_store *s, const char *domain, const char *type,
 		    const char *name, char **json, struct bk_err *err);
 /* Calls cb with each resource's public JSON (borrowed), ordered by
@@ -117,7 +118,10 @@ int bk_resource_names(struct bk_store *s, const char *domain,
 		      int (*cb)(void *arg, const char *name), void *arg,
 		      struct bk_err *err);
 /* Imports JSON lines {"domain","type","name","attrs"} in one transaction;
- * all or nothing; the error names the line number.  *count may be NULL. */
+ * all or nothing; the error names the line number.  *count may be NULL.
+ * Blank lines are skipped; memory stays bounded whatever the file size.
+ * Inside the caller's transaction, a savepoint: a failure undoes only
+ * the import. */
 int bk_resource_import(struct bk_store *s, struct bk_rot *rot, FILE *in,
 		       long *count, struct bk_err *err);
 
