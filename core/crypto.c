@@ -268,7 +268,8 @@ int bk_b64_decode(const char *s, uint8_t **out, size_t *outlen)
 	*outlen = len;
 	buf = NULL;
 out:
-	free(again);
+	if (again)
+		OPENSSL_clear_free(again, strlen(again));
 	if (buf) {
 		OPENSSL_cleanse(buf, n / 4 * 3 + 1);
 		free(buf);

@@ -1,0 +1,81 @@
+/* snapshot_int.h - what snapshot.c and snapshot_read.c share. */
+#ifndef BK_SNAPSHOT_INT_H
+#define BK_SNAPSHOT_INT_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "snapshot.h"
+#include "store_int.h"
+
+#define BK_SNAP_FORMAT 1
+#define BK_SNAP_PROGRESS_EVERY 4096
+#define BK_SNAP_LINE_MAX (16 * 1024 * 1024)	/* bytes, newline excluded */
+
+/* The counts of a payload's end line, in bk_snap_count_names order; the
+ * resource types are BK_C_TYPES .. BK_C_MEMBERS - 1, in the order of
+ * bk_resource_types(). */
+enum {
+	BK_C_DOMAINS,
+	BK_C_RESOURCES,
+	BK_C_TYPES,
+	BK_C_MEMBERS = BK_C_TYPES + 11,
+	BK_C_LINKS,
+	BK_C_TOTAL,			/* domains + resources + members + links */
+	BK_C__COUNT
+};
+
+extern const char *const bk_snap_count_names[BK_C__COUNT];
+
+/* The count index of a resource type, -1 if it is not one. */
+int bk_snap_type_index(const char *type);
+
+/* Adds the counts to obj (borrowed; NULL: nothing). */
+void bk_snap_counts_json(const uint64_t n[BK_C__COUNT], json_object *obj);
+
+/* o[key] if it is a string (borrowed), else NULL. */
+static inline const char *bk_snap_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* ---- writing (snapshot.c, snapshot_rows.c) ---- */
+
+/* Lines batched for the sink; wiped after each call of it. */
+struct bk_snap_out {
+	bk_sink_fn sink;
+	void *arg;
+	char *buf;
+	size_t len, cap;
+};
+int bk_snap_out_flush(struct bk_snap_out *o, struct bk_err *err);
+/* Flushes what is batched, then hands buf to the sink as it is. */
+int bk_snap_out_direct(struct bk_snap_out *o, const void *buf, size_t len,
+		       struct bk_err *err);
+
+struct bk_snap_writer {
+	struct bk_store *s;
+	struct bk_rot *rot;
+	const char *domain;		/* NULL: system scope */
+	struct bk_snap_out out;
+	uint64_t n[BK_C__COUNT];
+	uint64_t total, done;
+	bk_progress_fn progress;
+	void *progress_arg;
+};
+
+/* Counts rows lines written, calling progress now and then. */
+void bk_snap_tick(struct bk_snap_writer *w, uint64_t rows);
+/* Prepares sql[0] (system scope) or sql[1] (?1 = the domain). */
+int bk_snap_query(struct bk_snap_writer *w, const char *const sql[2],
+		  sqlite3_stmt **st, struct bk_err *err);
+/* snapshot_rows.c: the resource lines. */
+int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err);
+
+#endif

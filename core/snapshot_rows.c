@@ -1,0 +1,518 @@
+/* snapshot_rows.c - the resource lines of a snapshot.
+ *
+ * Most of a snapshot's time is the unwrapping of key material (OpenSSL
+ * 3.0's AES key wrap runs in software: about 5 us a key), so resource
+ * lines are formatted by worker threads.  The calling thread, the only
+ * one that touches SQLite (and so stays inside the snapshot's read
+ * transaction), copies rows into batches - the material still wrapped -;
+ * a worker turns a batch into lines (unwrap, check the fingerprint, build
+ * the JSON); the calling thread hands the batches' lines to the sink in
+ * order.  A ring of 2 * workers + 1 batches bounds the memory.  Small
+ * snapshots, and one-CPU machines, format in the calling thread.
+ *
+ * Secrets: the material is unwrapped into the secure heap and encoded in
+ * base64 straight into the batch's output buffer, which is wiped once the
+ * sink has it and whenever it grows.  json-c builds each line except the
+ * material member, which is appended after the line's other members
+ * (base64 needs no JSON escaping): json-c's buffers, which it frees
+ * without wiping, never see the secret.  The attributes were serialised
+ * by json-c when they were stored, and are emitted as stored (through a
+ * json-c serializer hook, so they are not parsed again for every row).
+ */
+#include "snapshot_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/printbuf.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "crypto.h"
+
+#define BATCH_ROWS 256
+#define MAX_WORKERS 4
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* The query's columns. */
+enum { C_ID, C_DOMAIN, C_TYPE, C_NAME, C_VERSION, C_ATTRS, C_MATERIAL,
+       C_FP, C_CREATED, NCOLS };
+
+static const char *const resources_sql[2] = {
+	"SELECT id, domain, type, name, version, attrs, material,"
+	" fingerprint, created_at FROM resources"
+	" ORDER BY domain, type, name, version",
+	"SELECT id, domain, type, name, version, attrs, material,"
+	" fingerprint, created_at FROM resources WHERE domain = ?1"
+	" ORDER BY domain, type, name, version",
+};
+
+/* A byte buffer that wipes what it leaves behind when it grows. */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int buf_reserve(struct buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->cap - b->len >= n)
+		return 0;
+	cap = b->cap * 2 > b->len + n ? b->cap * 2 : b->len + n + 4096;
+	p = malloc(cap);
+	if (!p)
+		return -ENOMEM;
+	if (b->p) {
+		memcpy(p, b->p, b->len);
+		OPENSSL_cleanse(b->p, b->cap);
+		free(b->p);
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void buf_free(struct buf *b)
+{
+	if (b->p) {
+		OPENSSL_cleanse(b->p, b->cap);
+		free(b->p);
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+/* One row, its columns in the batch's cols buffer. */
+struct row {
+	size_t off[NCOLS];
+	int len[NCOLS];			/* -1: NULL */
+	long long version;
+	int ti;				/* count index of the type */
+};
+
+enum { B_FREE, B_FILLED, B_BUSY, B_DONE };
+
+struct batch {
+	uint64_t seq;
+	int state;
+	int nrows;
+	struct row rows[BATCH_ROWS];
+	struct buf cols;		/* nothing secret: material is wrapped */
+	struct buf out;			/* the lines, clear material included */
+	int ret;
+	struct bk_err err;
+};
+
+/* ---- formatting (any thread) ---- */
+
+/* One line object per thread, its members updated in place. */
+struct fmt {
+	json_object *line, *id, *dom, *type, *name, *ver, *fp, *created;
+	const char *attrs;		/* what the "attrs" member prints */
+	int attrs_len;
+	int has_fp;
+};
+
+static int attrs_serializer(json_object *o, struct printbuf *pb, int level,
+			    int flags)
+{
+	struct fmt *f = json_object_get_userdata(o);
+
+	(void)level;
+	(void)flags;
+	return printbuf_memappend(pb, f->attrs, f->attrs_len);
+}
+
+static void fmt_free(struct fmt *f)
+{
+	json_object_put(f->line);
+	json_object_put(f->fp);
+	memset(f, 0, sizeof(*f));
+}
+
+static int fmt_init(struct fmt *f)
+{
+	json_object *attrs;
+
+	memset(f, 0, sizeof(*f));
+	f->line = json_object_new_object();
+	f->fp = json_object_new_string("");	/* a reference of our own */
+	attrs = json_object_new_object();
+	if (!f->line || !f->fp || !attrs) {
+		json_object_put(attrs);
+		fmt_free(f);
+		return -ENOMEM;
+	}
+	json_object_set_serializer(attrs, attrs_serializer, f, NULL);
+	json_object_object_add(f->line, "t", json_object_new_string("resource"));
+	json_object_object_add(f->line, "id", f->id = json_object_new_string(""));
+	json_object_object_add(f->line, "domain",
+			       f->dom = json_object_new_string(""));
+	json_object_object_add(f->line, "type",
+			       f->type = json_object_new_string(""));
+	json_object_object_add(f->line, "name",
+			       f->name = json_object_new_string(""));
+	json_object_object_add(f->line, "version",
+			       f->ver = json_object_new_int64(0));
+	json_object_object_add(f->line, "attrs", attrs);
+	json_object_object_add(f->line, "fingerprint", NULL);
+	json_object_object_add(f->line, "createdAt",
+			       f->created = json_object_new_string(""));
+	if (!f->id || !f->dom || !f->type || !f->name || !f->ver ||
+	    !f->created) {
+		fmt_free(f);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Column i of r (in cols) as a C string view. */
+#define COL(cols, r, i) ((cols) + (r)->off[i])
+
+/* The clear material of r, checked against its fingerprint.  *mat is a
+ * secure-heap buffer (bk_secure_free(*mat, *len)). */
+static int unwrap_row(struct bk_rot *rot, const char *cols,
+		      const struct row *r, uint8_t **mat, size_t *len,
+		      struct bk_err *err)
+{
+	struct bk_err e = { 0 };
+	char hex[65];
+	int ret;
+
+	ret = bk_rot_unwrap(rot, (const uint8_t *)COL(cols, r, C_MATERIAL),
+			    (size_t)r->len[C_MATERIAL], mat, len, &e);
+	if (ret)
+		return bk_errf(err, ret,
+			       "the material of '%s' (id %s) does not unwrap with this root of trust: %s",
+			       COL(cols, r, C_NAME), COL(cols, r, C_ID), e.msg);
+	bk_sha256_hex(*mat, *len, hex);
+	if (r->len[C_FP] != 64 || memcmp(COL(cols, r, C_FP), hex, 64)) {
+		bk_secure_free(*mat, *len);
+		*mat = NULL;
+		return bk_errf(err, -EIO,
+			       "the material of '%s' (id %s) does not match its fingerprint",
+			       COL(cols, r, C_NAME), COL(cols, r, C_ID));
+	}
+	return 0;
+}
+
+static int format_row(struct fmt *f, struct bk_rot *rot, const char *cols,
+		      const struct row *r, struct buf *out,
+		      struct bk_err *err)
+{
+	static const char key[] = ",\"material\":\"";
+	uint8_t *mat = NULL;
+	size_t n, mlen = 0, b64;
+	const char *s;
+	char *p;
+	int ret = 0;
+
+	if (r->len[C_ATTRS] < 2 || COL(cols, r, C_ATTRS)[0] != '{' ||
+	    COL(cols, r, C_ATTRS)[r->len[C_ATTRS] - 1] != '}')
+		return bk_errf(err, -EIO,
+			       "resource %s has unreadable attributes",
+			       COL(cols, r, C_ID));
+	json_object_set_string_len(f->id, COL(cols, r, C_ID), r->len[C_ID]);
+	json_object_set_string_len(f->dom, COL(cols, r, C_DOMAIN),
+				   r->len[C_DOMAIN]);
+	json_object_set_string_len(f->type, COL(cols, r, C_TYPE),
+				   r->len[C_TYPE]);
+	json_object_set_string_len(f->name, COL(cols, r, C_NAME),
+				   r->len[C_NAME]);
+	json_object_set_int64(f->ver, r->version);
+	json_object_set_string_len(f->created, COL(cols, r, C_CREATED),
+				   r->len[C_CREATED]);
+	f->attrs = COL(cols, r, C_ATTRS);
+	f->attrs_len = r->len[C_ATTRS];
+	if (r->len[C_FP] >= 0) {
+		json_object_set_string_len(f->fp, COL(cols, r, C_FP),
+					   r->len[C_FP]);
+		if (!f->has_fp)
+			json_object_object_add(f->line, "fingerprint",
+					       json_object_get(f->fp));
+		f->has_fp = 1;
+	} else if (f->has_fp) {
+		json_object_object_add(f->line, "fingerprint", NULL);
+		f->has_fp = 0;
+	}
+	if (r->len[C_MATERIAL] >= 0) {
+		ret = unwrap_row(rot, cols, r, &mat, &mlen, err);
+		if (ret)
+			return ret;
+	}
+	s = json_object_to_json_string_length(f->line, JSON_FLAGS, &n);
+	b64 = mat ? 4 * ((mlen + 2) / 3) : 0;
+	if (!s || buf_reserve(out, n + sizeof(key) + b64 + 3)) {
+		ret = bk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	p = out->p + out->len;
+	if (mat) {
+		memcpy(p, s, n - 1);		/* all but the closing brace */
+		p += n - 1;
+		memcpy(p, key, sizeof(key) - 1);
+		p += sizeof(key) - 1;
+		p += EVP_EncodeBlock((unsigned char *)p, mat, (int)mlen);
+		memcpy(p, "\"}", 2);
+		p += 2;
+	} else {
+		memcpy(p, s, n);
+		p += n;
+	}
+	*p++ = '\n';
+	out->len = (size_t)(p - out->p);
+out:
+	if (mat)
+		bk_secure_free(mat, mlen);
+	return ret;
+}
+
+static void format_batch(struct fmt *f, struct bk_rot *rot, struct batch *b)
+{
+	b->ret = 0;
+	for (int i = 0; i < b->nrows && !b->ret; i++)
+		b->ret = format_row(f, rot, b->cols.p, &b->rows[i], &b->out,
+				    &b->err);
+}
+
+/* ---- reading rows (the calling thread) ---- */
+
+/* Copies up to BATCH_ROWS rows of st into b; *eof set once st is done
+ * (stepping it again would run the query again). */
+static int fill(struct bk_snap_writer *w, sqlite3_stmt *st, struct batch *b,
+		int *eof, struct bk_err *err)
+{
+	struct row *r;
+	int rc = SQLITE_ROW, n;
+
+	b->nrows = 0;
+	b->cols.len = 0;
+	b->out.len = 0;
+	while (b->nrows < BATCH_ROWS && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = &b->rows[b->nrows];
+		for (int i = 0; i < NCOLS; i++) {
+			const void *v;
+
+			/* The type first: it is undefined after a conversion. */
+			if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+				r->len[i] = -1;
+				r->off[i] = 0;
+				continue;
+			}
+			v = i == C_MATERIAL ? sqlite3_column_blob(st, i) :
+				(const void *)sqlite3_column_text(st, i);
+			n = sqlite3_column_bytes(st, i);
+			if (buf_reserve(&b->cols, (size_t)n + 1))
+				return bk_errf(err, -ENOMEM, "out of memory");
+			r->off[i] = b->cols.len;
+			r->len[i] = n;
+			memcpy(b->cols.p + b->cols.len, v, (size_t)n);
+			b->cols.p[b->cols.len + (size_t)n] = '\0';
+			b->cols.len += (size_t)n + 1;
+		}
+		r->version = sqlite3_column_int64(st, C_VERSION);
+		r->ti = r->len[C_TYPE] < 0 ? -1 :
+			bk_snap_type_index(b->cols.p + r->off[C_TYPE]);
+		if (r->ti < 0 || r->len[C_ID] < 0 || r->len[C_DOMAIN] < 0 ||
+		    r->len[C_NAME] < 0 || r->len[C_CREATED] < 0)
+			return bk_errf(err, -EIO,
+				       "resource %s is damaged (unknown type or missing column)",
+				       r->len[C_ID] < 0 ? "?" :
+				       b->cols.p + r->off[C_ID]);
+		b->nrows++;
+	}
+	if (rc == SQLITE_DONE)
+		*eof = 1;
+	else if (rc != SQLITE_ROW)
+		return bk_store_sqlerr(w->s, rc, "cannot read resources", err);
+	return 0;
+}
+
+/* Hands a formatted batch to the sink, then wipes it. */
+static int emit(struct bk_snap_writer *w, struct batch *b, struct bk_err *err)
+{
+	int ret = b->ret;
+
+	if (ret) {
+		bk_errf(err, ret, "%s", b->err.msg);
+	} else {
+		ret = bk_snap_out_direct(&w->out, b->out.p, b->out.len, err);
+		for (int i = 0; i < b->nrows && !ret; i++) {
+			w->n[BK_C_RESOURCES]++;
+			w->n[b->rows[i].ti]++;
+		}
+		if (!ret)
+			bk_snap_tick(w, (uint64_t)b->nrows);
+	}
+	if (b->out.p)
+		OPENSSL_cleanse(b->out.p, b->out.len);
+	b->out.len = 0;
+	return ret;
+}
+
+/* ---- the workers ---- */
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t work;		/* a batch was filled, or stop */
+	pthread_cond_t done;		/* a batch was formatted */
+	struct batch *b;
+	int nb;
+	int stop;
+	struct bk_rot *rot;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	struct batch *b;
+	struct fmt f;
+	int ok = fmt_init(&f) == 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		b = NULL;
+		for (int i = 0; i < p->nb; i++)
+			if (p->b[i].state == B_FILLED &&
+			    (!b || p->b[i].seq < b->seq))
+				b = &p->b[i];
+		if (!b) {
+			if (p->stop)
+				break;
+			pthread_cond_wait(&p->work, &p->lock);
+			continue;
+		}
+		b->state = B_BUSY;
+		pthread_mutex_unlock(&p->lock);
+		if (ok)
+			format_batch(&f, p->rot, b);
+		else
+			b->ret = bk_errf(&b->err, -ENOMEM, "out of memory");
+		pthread_mutex_lock(&p->lock);
+		b->state = B_DONE;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (ok)
+		fmt_free(&f);
+	return NULL;
+}
+
+/* The pipeline: fill in order, format anywhere, emit in order. */
+static int run_pool(struct bk_snap_writer *w, sqlite3_stmt *st,
+		    struct pool *p, struct bk_err *err)
+{
+	uint64_t next_fill = 0, next_emit = 0;
+	struct batch *b;
+	int eof = 0, ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	while (!eof || next_emit < next_fill) {
+		b = &p->b[next_emit % (uint64_t)p->nb];
+		if (next_emit < next_fill && b->state == B_DONE) {
+			pthread_mutex_unlock(&p->lock);
+			ret = emit(w, b, err);
+			pthread_mutex_lock(&p->lock);
+			b->state = B_FREE;
+			next_emit++;
+			if (ret)
+				break;
+			continue;
+		}
+		b = &p->b[next_fill % (uint64_t)p->nb];
+		if (!eof && b->state == B_FREE) {
+			pthread_mutex_unlock(&p->lock);
+			ret = fill(w, st, b, &eof, err);
+			pthread_mutex_lock(&p->lock);
+			if (ret)
+				break;
+			if (b->nrows == 0)
+				continue;
+			b->seq = next_fill++;
+			b->state = B_FILLED;
+			pthread_cond_signal(&p->work);
+			continue;
+		}
+		pthread_cond_wait(&p->done, &p->lock);
+	}
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+static int run_inline(struct bk_snap_writer *w, sqlite3_stmt *st,
+		      struct batch *b, struct bk_err *err)
+{
+	struct fmt f;
+	int eof = 0, ret = 0;
+
+	if (fmt_init(&f))
+		return bk_errf(err, -ENOMEM, "out of memory");
+	while (!eof) {
+		ret = fill(w, st, b, &eof, err);
+		if (ret || b->nrows == 0)
+			break;
+		format_batch(&f, w->rot, b);
+		ret = emit(w, b, err);
+		if (ret)
+			break;
+	}
+	fmt_free(&f);
+	return ret;
+}
+
+static int workers_wanted(struct bk_snap_writer *w)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus < 2 || w->total < 4 * BATCH_ROWS)
+		return 0;
+	return cpus > MAX_WORKERS ? MAX_WORKERS : (int)cpus;
+}
+
+int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
+{
+	struct pool p = { .rot = w->rot };
+	pthread_t tid[MAX_WORKERS];
+	sqlite3_stmt *st = NULL;
+	int nthreads = 0, want, ret;
+
+	ret = bk_snap_query(w, resources_sql, &st, err);
+	if (ret)
+		return ret;
+	want = workers_wanted(w);
+	p.nb = want ? 2 * want + 1 : 1;
+	p.b = calloc((size_t)p.nb, sizeof(*p.b));
+	if (!p.b) {
+		ret = bk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.work, NULL);
+	pthread_cond_init(&p.done, NULL);
+	while (nthreads < want &&
+	       pthread_create(&tid[nthreads], NULL, worker, &p) == 0)
+		nthreads++;
+	if (nthreads)
+		ret = run_pool(w, st, &p, err);
+	else
+		ret = run_inline(w, st, &p.b[0], err);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(tid[i], NULL);
+	for (int i = 0; i < p.nb; i++) {
+		buf_free(&p.b[i].cols);
+		buf_free(&p.b[i].out);
+	}
+	pthread_cond_destroy(&p.done);
+	pthread_cond_destroy(&p.work);
+	pthread_mutex_destroy(&p.lock);
+	free(p.b);
+out:
+	sqlite3_finalize(st);
+	return ret;
+}

@@ -1,0 +1,650 @@
+/* test_snapshot.c - core/snapshot.c and snapshot_read.c: a payload
+ * written from a store, checked, restored into a store with another root
+ * of trust; corrupted payloads change nothing; appliance-local and
+ * backup tables survive; a concurrent writer does not break the
+ * snapshot's consistency. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/crypto.h"
+#include "core/snapshot.h"
+#include "core/store.h"
+#include "hsm/rot.h"
+
+static char dir[] = "/tmp/bk-test-snap-XXXXXX";
+
+/* ---- memory sink and source ---- */
+
+struct mem {
+	char *buf;
+	size_t len, cap, pos;
+	size_t chunk;			/* source: bytes per read */
+	int sink_calls;
+	/* sink: on the first call, write through this other connection */
+	struct bk_store *writer;
+	struct bk_rot *rot;
+};
+
+static int mem_sink(void *arg, const void *buf, size_t len, struct bk_err *err)
+{
+	struct mem *m = arg;
+
+	if (m->len + len > m->cap) {
+		m->cap = (m->len + len) * 2;
+		m->buf = realloc(m->buf, m->cap + 1);
+		if (!m->buf)
+			return bk_errf(err, -ENOMEM, "out of memory");
+	}
+	memcpy(m->buf + m->len, buf, len);
+	m->len += len;
+	m->buf[m->len] = '\0';
+	if (m->writer && m->sink_calls == 0) {
+		char name[32];
+
+		/* Commits while the snapshot's read transaction is open. */
+		CHECK_EQ_INT(bk_domain_add(m->writer, "late", NULL, NULL), 0);
+		for (int i = 0; i < 50; i++) {
+			snprintf(name, sizeof(name), "late-%d", i);
+			CHECK_EQ_INT(bk_resource_add(m->writer, m->rot, "root",
+				     i % 2 ? "keys" : "users", name, NULL, NULL,
+				     NULL), 0);
+		}
+		CHECK_EQ_INT(bk_resource_delete(m->writer, "root", "groups",
+						"admins", NULL), 0);
+	}
+	m->sink_calls++;
+	return 0;
+}
+
+static ssize_t mem_source(void *arg, void *buf, size_t len, struct bk_err *err)
+{
+	struct mem *m = arg;
+	size_t n = m->len - m->pos;
+
+	(void)err;
+	if (n > len)
+		n = len;
+	if (m->chunk && n > m->chunk)
+		n = m->chunk;
+	memcpy(buf, m->buf + m->pos, n);
+	m->pos += n;
+	return (ssize_t)n;
+}
+
+static int check_text(const char *text, size_t chunk, struct bk_err *e)
+{
+	struct mem m = { .buf = (char *)text, .len = strlen(text),
+			 .chunk = chunk };
+
+	bk_err_clear(e);
+	return bk_snapshot_check(mem_source, &m, e);
+}
+
+static void progress(void *arg, uint64_t done, uint64_t total);
+
+static int restore_text_p(struct bk_store *s, struct bk_rot *rot,
+			  const char *text, json_object *report, void *prog,
+			  struct bk_err *e)
+{
+	struct mem m = { .buf = (char *)text, .len = strlen(text),
+			 .chunk = 4093 };
+
+	bk_err_clear(e);
+	return bk_snapshot_restore_system(s, rot, mem_source, &m, report,
+					  prog ? progress : NULL, prog, e);
+}
+
+static int restore_text(struct bk_store *s, struct bk_rot *rot,
+			const char *text, json_object *report, struct bk_err *e)
+{
+	return restore_text_p(s, rot, text, report, NULL, e);
+}
+
+/* ---- stores ---- */
+
+static struct bk_store *open_store(const char *name, struct bk_rot **rot)
+{
+	char path[300];
+	struct bk_store *s = NULL;
+	struct bk_err e = { 0 };
+
+	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+	CHECK_EQ_INT(bk_rot_soft_create(path, &e), 0);
+	CHECK_EQ_INT(bk_rot_soft_open(path, rot, &e), 0);
+	snprintf(path, sizeof(path), "%s/%s.db", dir, name);
+	CHECK_EQ_INT(bk_store_open(path, 1, &s, &e), 0);
+	if (!s || !*rot) {
+		fprintf(stderr, "cannot open %s: %s\n", name, e.msg);
+		exit(1);
+	}
+	return s;
+}
+
+static void add(struct bk_store *s, struct bk_rot *rot, const char *domain,
+		const char *type, const char *name, const char *attrs)
+{
+	struct bk_err e = { 0 };
+	int ret = bk_resource_add(s, rot, domain, type, name, attrs, NULL, &e);
+
+	if (ret)
+		fprintf(stderr, "add %s/%s/%s: %s\n", domain, type, name, e.msg);
+	CHECK_EQ_INT(ret, 0);
+}
+
+/* Appliance-local and backup-subsystem rows that a restore must keep. */
+static void add_local(struct bk_store *s, const char *tag)
+{
+	struct bk_err e = { 0 };
+	sqlite3_stmt *st;
+
+	CHECK_EQ_INT(bk_setting_set(s, "instance_name", tag, &e), 0);
+	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
+		"INSERT INTO backup_keys(scope, domain, id, name, is_default,"
+		" wrapped, fingerprint, created_at, created_epoch)"
+		" VALUES('system', '', ?1, 'default', 1, x'0102', 'fp', 'now', 1);"
+		, -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
+		"INSERT INTO backups(id, scope, domain, status) VALUES(?1,"
+		" 'system', '', 'Completed')", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
+		"INSERT INTO operations(id, operation, status) VALUES(?1,"
+		" 'backup', 'Completed')", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
+		"INSERT INTO audit(time, uid, action, target) VALUES('now', 0,"
+		" 'backup', ?1)", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+}
+
+static void check_local(struct bk_store *s, const char *tag)
+{
+	struct bk_err e = { 0 };
+	sqlite3_stmt *st;
+	char *v = NULL;
+
+	CHECK_EQ_INT(bk_setting_get(s, "instance_name", &v, &e), 0);
+	CHECK(v && !strcmp(v, tag));
+	free(v);
+	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
+		"SELECT (SELECT group_concat(id) FROM backup_keys),"
+		" (SELECT group_concat(id) FROM backups),"
+		" (SELECT group_concat(id) FROM operations),"
+		" (SELECT group_concat(target) FROM audit)", -1, &st, NULL),
+		SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+	for (int i = 0; i < 4; i++)
+		CHECK(sqlite3_column_text(st, i) &&
+		      !strcmp((const char *)sqlite3_column_text(st, i), tag));
+	sqlite3_finalize(st);
+}
+
+/* Everything a user can see of the backed-up data, as one string:
+ * domains, then every resource's public JSON (ids, fingerprints,
+ * members included), then the member and link rows. */
+struct dump {
+	char *buf;
+	size_t len;
+};
+
+static void dump_add(struct dump *d, const char *s)
+{
+	size_t n = strlen(s);
+
+	d->buf = realloc(d->buf, d->len + n + 2);
+	memcpy(d->buf + d->len, s, n);
+	d->len += n;
+	d->buf[d->len++] = '\n';
+	d->buf[d->len] = '\0';
+}
+
+static int dump_json(void *arg, json_object *o)
+{
+	dump_add(arg, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	return 0;
+}
+
+static char *dump(struct bk_store *s)
+{
+	struct dump d = { NULL, 0 };
+	struct bk_err e = { 0 };
+	sqlite3_stmt *st;
+
+	dump_add(&d, "");
+	CHECK_EQ_INT(bk_domain_foreach(s, dump_json, &d, &e), 0);
+	CHECK_EQ_INT(bk_resource_foreach(s, NULL, NULL, dump_json, &d, &e), 0);
+	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
+		"SELECT 'm', domain, group_name, user_name FROM members"
+		" UNION ALL SELECT 'l', domain, policy_name, key_name FROM key_links"
+		" ORDER BY 1, 2, 3, 4", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char row[800];
+
+		snprintf(row, sizeof(row), "%s %s %s %s",
+			 sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
+			 sqlite3_column_text(st, 2), sqlite3_column_text(st, 3));
+		dump_add(&d, row);
+	}
+	sqlite3_finalize(st);
+	return d.buf;
+}
+
+static long long scalar(struct bk_store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(bk_store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return -2;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void fill(struct bk_store *s, struct bk_rot *rot)
+{
+	const char *const *types = bk_resource_types();
+	struct bk_err e = { 0 };
+	char name[64];
+
+	CHECK_EQ_INT(bk_domain_add(s, "root", NULL, &e), 0);
+	CHECK_EQ_INT(bk_domain_add(s, "finance", NULL, &e), 0);
+	CHECK_EQ_INT(bk_domain_add(s, "hr", "pkcs11:token=hr", &e), 0);
+	add(s, rot, "root", "keys", "aes", "{\"algorithm\":\"AES\",\"size\":256,\"labels\":{\"app\":\"payroll\"}}");
+	add(s, rot, "root", "keys", "aes", "{\"version\":1}");
+	add(s, rot, "root", "keys", "hmac", "{\"algorithm\":\"HMAC\",\"size\":512}");
+	add(s, rot, "root", "keys", "ec", "{\"algorithm\":\"EC\",\"curve\":\"P-384\"}");
+	add(s, rot, "root", "keys", "rsa", "{\"algorithm\":\"RSA\",\"size\":2048}");
+	add(s, rot, "root", "users", "alice", "{\"email\":\"alice@example.com\",\"note\":\"quote \\\" slash / uni \\u00e9 \\u2603\"}");
+	add(s, rot, "root", "groups", "admins", "{\"members\":[\"alice\",\"frank\"]}");
+	add(s, rot, "root", "cte_policies", "std", "{\"policy_type\":\"Standard\",\"never_deny\":false,\"keys\":[\"aes\",\"ec\"]}");
+	for (int i = 1; types[i]; i++) {
+		add(s, rot, "finance", types[i], "f-one", "{\"n\":1.5,\"list\":[1,\"2\",null,true]}");
+		add(s, rot, "hr", types[i], "h-one", NULL);
+	}
+	add(s, rot, "finance", "keys", "ledger", NULL);
+	add(s, rot, "finance", "groups", "auditors", "{\"members\":[\"bob\"]}");
+	add(s, rot, "hr", "keys", "hr-key", "{\"algorithm\":\"aes\",\"size\":128}");
+	/* Enough rows for the snapshot to use its worker threads. */
+	CHECK_EQ_INT(bk_store_begin(s, &e), 0);
+	for (int i = 0; i < 1500; i++) {
+		snprintf(name, sizeof(name), "bulk-%04d", i);
+		add(s, rot, "hr", i % 3 ? "users" : "keys", name, "{\"padding\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
+	}
+	CHECK_EQ_INT(bk_store_commit(s, &e), 0);
+}
+
+struct prog {
+	uint64_t last_done, last_total;
+	int calls, backwards;
+};
+
+static void progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct prog *p = arg;
+
+	if (done < p->last_done)
+		p->backwards = 1;
+	p->last_done = done;
+	p->last_total = total;
+	p->calls++;
+}
+
+static long long count_of(json_object *counts, const char *k)
+{
+	return json_object_get_int64(json_object_object_get(counts, k));
+}
+
+/* Replaces the n-th line (0 = first) of text with repl (NULL: deletes
+ * it); returns a new string. */
+static char *edit_line(const char *text, int n, const char *repl)
+{
+	const char *p = text, *e;
+	char *out;
+	size_t rl = repl ? strlen(repl) + 1 : 0;
+
+	for (int i = 0; i < n && p; i++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return NULL;
+	e = strchr(p, '\n');
+	e = e ? e + 1 : p + strlen(p);
+	out = malloc(strlen(text) + rl + 1);
+	memcpy(out, text, (size_t)(p - text));
+	if (repl) {
+		memcpy(out + (p - text), repl, rl - 1);
+		out[(p - text) + rl - 1] = '\n';
+	}
+	strcpy(out + (p - text) + rl, e);
+	return out;
+}
+
+static int starts(const char *s, const char *prefix)
+{
+	return s && !strncmp(s, prefix, strlen(prefix));
+}
+
+static int nlines(const char *text)
+{
+	int n = 0;
+
+	for (; *text; text++)
+		n += *text == '\n';
+	return n;
+}
+
+static void test_roundtrip(void)
+{
+	struct bk_rot *rot_a = NULL, *rot_b = NULL;
+	struct bk_store *a, *b;
+	json_object *counts = json_object_new_object();
+	json_object *report = json_object_new_object();
+	struct mem m = { 0 };
+	struct prog p = { 0 };
+	struct bk_err e = { 0 };
+	char *da, *db, *before, *bad;
+	int n, ret;
+
+	a = open_store("a", &rot_a);
+	b = open_store("b", &rot_b);
+	fill(a, rot_a);
+	add_local(a, "appliance-a");
+	add_local(b, "appliance-b");
+	CHECK_EQ_INT(bk_domain_add(b, "other", NULL, &e), 0);
+	add(b, rot_b, "other", "keys", "only-in-b", NULL);
+
+	/* Write. */
+	ret = bk_snapshot_write(a, rot_a, NULL, NULL, mem_sink, &m, counts,
+				progress, &p, &e);
+	if (ret)
+		fprintf(stderr, "write: %s\n", e.msg);
+	CHECK_EQ_INT(ret, 0);
+	CHECK(starts(m.buf, "{\"kind\":\"backupfs-snapshot\",\"format\":1,\"scope\":\"system\",\"domain\":null,\"total\":"));
+	CHECK_EQ_INT(count_of(counts, "domains"), 3);
+	CHECK_EQ_INT(count_of(counts, "keys"), scalar(a, "SELECT COUNT(*) FROM resources WHERE type = 'keys'"));
+	CHECK_EQ_INT(count_of(counts, "audit"), 2);
+	CHECK_EQ_INT(count_of(counts, "resources"), scalar(a, "SELECT COUNT(*) FROM resources"));
+	CHECK_EQ_INT(count_of(counts, "members"), 3);
+	CHECK_EQ_INT(count_of(counts, "links"), 2);
+	CHECK_EQ_INT(count_of(counts, "total"), 3 + count_of(counts, "resources") + 5);
+	CHECK_EQ_INT(json_object_object_length(counts), 16);
+	CHECK_EQ_INT(nlines(m.buf), count_of(counts, "total") + 2);
+	CHECK(!p.backwards && p.last_done == (uint64_t)count_of(counts, "total") &&
+	      p.last_total == p.last_done);
+	CHECK(strstr(m.buf, "\"material\":\"") != NULL);
+	CHECK(strstr(m.buf, "{\"t\":\"member\",\"domain\":\"root\",\"group\":\"admins\",\"user\":\"alice\"}\n") != NULL);
+	CHECK(strstr(m.buf, "{\"t\":\"link\",\"domain\":\"root\",\"policy\":\"std\",\"key\":\"ec\"}\n") != NULL);
+
+	/* Check, with reads cut anywhere. */
+	CHECK_EQ_INT(check_text(m.buf, 0, &e), 0);
+	CHECK_EQ_INT(check_text(m.buf, 1, &e), 0);
+	CHECK_EQ_INT(check_text(m.buf, 97, &e), 0);
+
+	/* Restore into b, which has another root of trust. */
+	memset(&p, 0, sizeof(p));
+	ret = restore_text_p(b, rot_b, m.buf, report, &p, &e);
+	if (ret)
+		fprintf(stderr, "restore: %s\n", e.msg);
+	CHECK_EQ_INT(ret, 0);
+	CHECK(!p.backwards && p.calls >= 2 &&
+	      p.last_done == (uint64_t)count_of(counts, "total") &&
+	      p.last_total == p.last_done);
+	CHECK(json_object_equal(report, counts));
+	da = dump(a);
+	db = dump(b);
+	CHECK(da && db && !strcmp(da, db));
+	CHECK(strstr(db, "only-in-b") == NULL);
+	check_local(a, "appliance-a");
+	check_local(b, "appliance-b");
+	/* Same keys, wrapped differently. */
+	CHECK_EQ_INT(scalar(b, "SELECT COUNT(*) FROM resources WHERE material IS NOT NULL"),
+		     count_of(counts, "keys"));
+	{
+		sqlite3_stmt *st;
+		uint8_t *clear = NULL;
+		size_t len = 0;
+		char hex[65];
+		int keys = 0;
+
+		CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(b),
+			"SELECT material, fingerprint, id FROM resources"
+			" WHERE type = 'keys'", -1, &st, NULL), SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const void *w = sqlite3_column_blob(st, 0);
+			size_t wl = (size_t)sqlite3_column_bytes(st, 0);
+
+			CHECK_EQ_INT(bk_rot_unwrap(rot_b, w, wl, &clear, &len, NULL), 0);
+			bk_sha256_hex(clear, len, hex);
+			CHECK(!strcmp(hex, (const char *)sqlite3_column_text(st, 1)));
+			bk_secure_free(clear, len);
+			CHECK(bk_rot_unwrap(rot_a, w, wl, &clear, &len, NULL) < 0);
+			keys++;
+		}
+		sqlite3_finalize(st);
+		CHECK_EQ_INT(keys, count_of(counts, "keys"));
+	}
+	free(db);
+
+	/* A snapshot of the restored store is the same payload. */
+	{
+		struct mem m2 = { 0 };
+
+		CHECK_EQ_INT(bk_snapshot_write(b, rot_b, NULL, NULL, mem_sink, &m2,
+					       NULL, NULL, NULL, &e), 0);
+		CHECK(m2.buf && !strcmp(m2.buf, m.buf));
+		free(m2.buf);
+	}
+
+	/* Corrupted payloads: check fails, restore fails, b unchanged. */
+	before = dump(b);
+	n = nlines(m.buf);
+	{
+		char *cases[16];
+		int nc = 0;
+		char *t, *q;
+
+		cases[nc++] = edit_line(m.buf, n / 2, "{\"t\":\"resource\",");
+		cases[nc++] = edit_line(m.buf, n / 2, "not json at all");
+		cases[nc++] = edit_line(m.buf, n / 2, NULL);	/* lost line */
+		cases[nc++] = edit_line(m.buf, n / 2, "{\"t\":\"mystery\"}");
+		cases[nc++] = edit_line(m.buf, n - 1, NULL);	/* no end */
+		cases[nc++] = edit_line(m.buf, 0, NULL);	/* no head */
+		cases[nc++] = edit_line(m.buf, n - 1, "{\"t\":\"end\",\"counts\":{}}");
+		t = strdup(m.buf);				/* wrong count */
+		q = strstr(t, "\"links\":2");
+		if (q)
+			q[8] = '3';
+		cases[nc++] = t;
+		t = strdup(m.buf);				/* cut mid-line */
+		t[strlen(t) - 40] = '\0';
+		cases[nc++] = t;
+		t = strdup(m.buf);				/* material changed */
+		q = strstr(t, "\"material\":\"");
+		if (q)
+			q[13] = q[13] == 'A' ? 'B' : 'A';
+		cases[nc++] = t;
+		t = malloc(strlen(m.buf) + 64);			/* data after end */
+		sprintf(t, "%s{\"t\":\"domain\",\"name\":\"x\",\"hsm\":null,\"createdAt\":\"now\"}\n", m.buf);
+		cases[nc++] = t;
+		t = strdup(m.buf);				/* unknown domain */
+		q = strstr(t, "\"name\":\"hr\"");
+		if (q)
+			memcpy(q, "\"name\":\"fi\"", 11);
+		cases[nc++] = t;
+		cases[nc++] = strdup("");
+		for (int i = 0; i < nc; i++) {
+			CHECK(cases[i] != NULL);
+			if (!cases[i])
+				continue;
+			ret = check_text(cases[i], 0, &e);
+			if (ret == 0)
+				fprintf(stderr, "case %d passed the check\n", i);
+			CHECK(ret < 0 && e.msg[0]);
+			if (getenv("BK_TEST_VERBOSE"))
+				fprintf(stderr, "case %d: %s\n", i, e.msg);
+			ret = restore_text(b, rot_b, cases[i], NULL, &e);
+			CHECK(ret < 0 && e.msg[0]);
+			free(cases[i]);
+		}
+	}
+	/* A valid payload whose rows clash (same resource id twice): the
+	 * check cannot see it, the restore fails as a whole. */
+	{
+		const char *r1 = strstr(m.buf, "{\"t\":\"resource\"");
+		const char *r2 = r1 ? strstr(r1 + 1, "{\"t\":\"resource\"") : NULL;
+		char *t = strdup(m.buf), *q;
+
+		if (r1 && r2) {
+			q = t + (r2 - m.buf) + strlen("{\"t\":\"resource\",\"id\":\"");
+			memcpy(q, r1 + strlen("{\"t\":\"resource\",\"id\":\""), 32);
+		}
+		CHECK_EQ_INT(check_text(t, 0, &e), 0);
+		CHECK_EQ_INT(restore_text(b, rot_b, t, NULL, &e), -EEXIST);
+		CHECK(strstr(e.msg, "already exists") != NULL);
+		free(t);
+	}
+	db = dump(b);
+	CHECK(!strcmp(before, db));
+	check_local(b, "appliance-b");
+	free(db);
+	free(before);
+
+	/* A line longer than the limit. */
+	{
+		size_t big = 17 * 1024 * 1024;
+
+		bad = malloc(big + 2);
+		memset(bad, ' ', big);
+		bad[big] = '\n';
+		bad[big + 1] = '\0';
+		CHECK(check_text(bad, 0, &e) < 0);
+		CHECK(strstr(e.msg, "too long") != NULL);
+		free(bad);
+	}
+
+	/* A domain snapshot: that domain's rows only; not for a system
+	 * restore. */
+	{
+		struct mem m3 = { 0 };
+		json_object *c3 = json_object_new_object();
+
+		CHECK_EQ_INT(bk_snapshot_write(a, rot_a, "finance", NULL, mem_sink,
+					       &m3, c3, NULL, NULL, &e), 0);
+		CHECK(starts(m3.buf, "{\"kind\":\"backupfs-snapshot\",\"format\":1,\"scope\":\"domain\",\"domain\":\"finance\",\"total\":"));
+		CHECK_EQ_INT(count_of(c3, "domains"), 1);
+		CHECK_EQ_INT(count_of(c3, "resources"), scalar(a, "SELECT COUNT(*) FROM resources WHERE domain = 'finance'"));
+		CHECK_EQ_INT(count_of(c3, "members"), 1);
+		CHECK_EQ_INT(count_of(c3, "links"), 0);
+		CHECK(strstr(m3.buf, "\"domain\":\"root\"") == NULL);
+		CHECK(strstr(m3.buf, "\"domain\":\"hr\"") == NULL);
+		CHECK_EQ_INT(check_text(m3.buf, 0, &e), 0);
+		CHECK_EQ_INT(restore_text(b, rot_b, m3.buf, NULL, &e), -EINVAL);
+		CHECK(strstr(e.msg, "system restore needs a system snapshot") != NULL);
+		free(m3.buf);
+		json_object_put(c3);
+		memset(&m3, 0, sizeof(m3));
+		CHECK_EQ_INT(bk_snapshot_write(a, rot_a, "nope", NULL, mem_sink,
+					       &m3, NULL, NULL, NULL, &e), -ENOENT);
+		free(m3.buf);
+	}
+
+	/* Restoring an older payload over a changed store: replaced. */
+	add(b, rot_b, "root", "users", "newer", NULL);
+	CHECK_EQ_INT(restore_text(b, rot_b, m.buf, NULL, &e), 0);
+	db = dump(b);
+	CHECK(!strcmp(da, db));
+	free(db);
+	free(da);
+
+	free(m.buf);
+	json_object_put(counts);
+	json_object_put(report);
+	bk_store_close(a);
+	bk_store_close(b);
+	bk_rot_free(rot_a);
+	bk_rot_free(rot_b);
+}
+
+static void test_concurrent_writer(void)
+{
+	struct bk_rot *rot = NULL;
+	struct bk_store *s, *w = NULL;
+	json_object *counts = json_object_new_object();
+	struct mem m = { 0 };
+	struct bk_err e = { 0 };
+	char path[300];
+	long long before;
+	int ret;
+
+	s = open_store("c", &rot);
+	fill(s, rot);
+	snprintf(path, sizeof(path), "%s/c.db", dir);
+	CHECK_EQ_INT(bk_store_open(path, 0, &w, &e), 0);
+	before = scalar(s, "SELECT COUNT(*) FROM resources");
+	m.writer = w;
+	m.rot = rot;
+	ret = bk_snapshot_write(s, rot, NULL, NULL, mem_sink, &m, counts,
+				NULL, NULL, &e);
+	if (ret)
+		fprintf(stderr, "write: %s\n", e.msg);
+	CHECK_EQ_INT(ret, 0);
+	CHECK(m.sink_calls > 1);
+	/* The writer's rows are committed, and not in the snapshot. */
+	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources"), before + 49);
+	CHECK_EQ_INT(count_of(counts, "resources"), before);
+	CHECK_EQ_INT(count_of(counts, "domains"), 3);
+	CHECK_EQ_INT(count_of(counts, "members"), 3);
+	CHECK(m.buf && strstr(m.buf, "late") == NULL);
+	CHECK(strstr(m.buf, "\"group\":\"admins\"") != NULL);
+	CHECK_EQ_INT(check_text(m.buf, 0, &e), 0);
+	free(m.buf);
+	json_object_put(counts);
+	bk_store_close(w);
+	bk_store_close(s);
+	bk_rot_free(rot);
+}
+
+static void cleanup(void)
+{
+	static const char *const names[] = {
+		"a.key", "a.db", "a.db-wal", "a.db-shm", "b.key", "b.db",
+		"b.db-wal", "b.db-shm", "c.key", "c.db", "c.db-wal", "c.db-shm",
+	};
+	char path[300];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	CHECK_EQ_INT(bk_crypto_init(), 0);
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_roundtrip();
+	test_concurrent_writer();
+	cleanup();
+	return check_done("test_snapshot");
+}
