@@ -235,7 +235,7 @@ out:
 }
 
 int bk_key_create(struct bk_engine *e, const char *domain, const char *req,
-		  char **id_out, struct bk_err *err)
+		  uid_t uid, char **id_out, struct bk_err *err)
 {
 	static const struct bk_field fields[] = {
 		{ "name", json_type_string }, { "default", json_type_boolean },
@@ -271,7 +271,7 @@ int bk_key_create(struct bk_engine *e, const char *domain, const char *req,
 	pthread_mutex_unlock(&e->db_lock);
 	json_object_put(o);
 	if (!ret)
-		bk_audit(e, 0, "backupkey.create", *id_out, "ok",
+		bk_audit(e, uid, "backupkey.create", id_out ? *id_out : "", "ok",
 			 bk_scope_name(domain));
 	return ret;
 }
@@ -368,7 +368,7 @@ int bk_key_default(struct bk_engine *e, const char *domain, char **id_out,
 }
 
 int bk_key_set_default(struct bk_engine *e, const char *domain,
-		       const char *id, struct bk_err *err)
+		       const char *id, uid_t uid, struct bk_err *err)
 {
 	sqlite3_stmt *st;
 	int ret;
@@ -399,12 +399,12 @@ int bk_key_set_default(struct bk_engine *e, const char *domain,
 out:
 	pthread_mutex_unlock(&e->db_lock);
 	if (!ret)
-		bk_audit(e, 0, "backupkey.default", id, "ok", bk_scope_name(domain));
+		bk_audit(e, uid, "backupkey.default", id, "ok", bk_scope_name(domain));
 	return ret;
 }
 
 int bk_key_delete(struct bk_engine *e, const char *domain, const char *id,
-		  struct bk_err *err)
+		  uid_t uid, struct bk_err *err)
 {
 	json_object *meta = NULL;
 	sqlite3_stmt *st;
@@ -438,7 +438,7 @@ out:
 	pthread_mutex_unlock(&e->db_lock);
 	json_object_put(meta);
 	if (!ret)
-		bk_audit(e, 0, "backupkey.delete", id, "ok", bk_scope_name(domain));
+		bk_audit(e, uid, "backupkey.delete", id, "ok", bk_scope_name(domain));
 	return ret;
 }
 

@@ -339,6 +339,26 @@ void bk_engine_close(struct bk_engine *e)
 	free(e);
 }
 
+uint64_t bk_path_ino(const char *path)
+{
+	uint8_t md[32];
+	uint64_t ino = 0;
+
+	if (!path || !strcmp(path, "/"))
+		return 1;
+	bk_sha256(path, strlen(path), md);
+	for (int i = 0; i < 8; i++)
+		ino = (ino << 8) | md[i];
+	if (ino <= 1)		/* 0 is invalid, 1 is the root's */
+		ino |= UINT64_C(1) << 63;
+	return ino;
+}
+
+const char *const *bk_engine_resource_types(void)
+{
+	return bk_resource_types();
+}
+
 const char *bk_engine_state_dir(struct bk_engine *e)
 {
 	return e->dir;

@@ -6,6 +6,9 @@
  * All calls are thread-safe (one engine is shared by the daemon's FUSE
  * threads).  Returns are 0 or a negative errno with the reason in err.
  * Strings returned through char ** are new (caller frees).
+ *
+ * Listing callbacks run with the engine's (recursive) store lock held: they
+ * may call the engine again, but should be quick.
  */
 #ifndef BK_ENGINE_H
 #define BK_ENGINE_H
@@ -38,6 +41,13 @@ int bk_engine_open(const char *dir, unsigned flags, struct bk_engine **out,
 		   struct bk_err *err);
 /* Waits for a running job to finish, then frees everything. */
 void bk_engine_close(struct bk_engine *e);
+
+/* A stable inode number for a path of the mounted tree: the first 8 bytes
+ * (big-endian) of its SHA-256; "/" is 1, nothing else is 0 or 1. */
+uint64_t bk_path_ino(const char *path);
+
+/* The resource types, NULL-terminated (static). */
+const char *const *bk_engine_resource_types(void);
 
 /* Borrowed paths. */
 const char *bk_engine_state_dir(struct bk_engine *e);
@@ -87,7 +97,7 @@ int bk_pass_file(struct bk_engine *e, const char *path, struct bk_err *err);
 /* ---- backup keys ---- */
 /* req: JSON text {"name": str, "default": bool} (all optional). */
 int bk_key_create(struct bk_engine *e, const char *domain, const char *req,
-		  char **id_out, struct bk_err *err);
+		  uid_t uid, char **id_out, struct bk_err *err);
 /* cb gets each key id, in creation order. */
 int bk_key_ids(struct bk_engine *e, const char *domain,
 	       int (*cb)(void *arg, const char *id), void *arg,
@@ -103,9 +113,9 @@ int bk_key_time(struct bk_engine *e, const char *domain, const char *id,
 int bk_key_default(struct bk_engine *e, const char *domain, char **id_out,
 		   struct bk_err *err);
 int bk_key_set_default(struct bk_engine *e, const char *domain,
-		       const char *id, struct bk_err *err);
+		       const char *id, uid_t uid, struct bk_err *err);
 int bk_key_delete(struct bk_engine *e, const char *domain, const char *id,
-		  struct bk_err *err);	/* -EBUSY for the default */
+		  uid_t uid, struct bk_err *err);	/* -EBUSY for the default */
 /* The key exported under uid's passphrase (-EACCES with instructions when
  * none is set).  *buf new (caller frees), *len == bk_key_export_size(). */
 int bk_key_export(struct bk_engine *e, const char *domain, const char *id,

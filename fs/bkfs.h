@@ -9,7 +9,6 @@
  *   main.c     command line, daemonising, engine open, mount, loop
  *   loop.c     the multithreaded loop (libfuse 3.12 loop config API)
  *   log.c      stderr (foreground) or syslog (background)
- *   ino.c      stable inode numbers from the logical path
  *   names.c    reversible encoding of names that cannot be file names
  *   table.c    the node table, the path parser, listing and stat
  *   content.c  generated file contents (README, JSON, status lines)
@@ -63,9 +62,6 @@ void bkfs_log(int prio, const char *fmt, ...)
 void bkfs_refuse(uid_t uid, const char *path, int errnum, const char *fmt,
 		 ...) __attribute__((format(printf, 4, 5)));
 
-/* ---- ino.c ---- */
-/* Stable inode number of a logical path ("/" is 1; never 0 or 1 else). */
-uint64_t bkfs_path_ino(const char *path);
 
 /* ---- names.c ---- */
 /* Encodes name as a file name: '/', '%', a leading '.', and control
@@ -181,7 +177,7 @@ void bkfs_child(const struct bkfs_node *dir, const struct bkfs_row *r,
 		struct bkfs_node *child);
 
 /* The resource types (static list, NULL-terminated). */
-extern const char *const bkfs_resource_types[];
+#define bkfs_resource_types (bk_engine_resource_types())
 
 /* ---- content.c ---- */
 int bkfs_content_readme(const struct bkfs_node *n, char **buf, size_t *len);

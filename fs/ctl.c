@@ -58,7 +58,7 @@ int bkfs_act_key_create(const struct bkfs_node *n, uid_t uid,
 			const char *req, struct bk_err *err)
 {
 	char *id = NULL;
-	int r = bk_key_create(bkfs.engine, bkfs_dom(n), req, &id, err);
+	int r = bk_key_create(bkfs.engine, bkfs_dom(n), req, uid, &id, err);
 
 	if (!r)
 		bkfs_log(LOG_INFO, "uid %u: %s: backup key %s of %s created",
@@ -70,7 +70,7 @@ int bkfs_act_key_create(const struct bkfs_node *n, uid_t uid,
 int bkfs_act_key_default(const struct bkfs_node *n, uid_t uid,
 			 const char *req, struct bk_err *err)
 {
-	int r = bk_key_set_default(bkfs.engine, bkfs_dom(n), n->id, err);
+	int r = bk_key_set_default(bkfs.engine, bkfs_dom(n), n->id, uid, err);
 
 	(void)req;
 	if (!r)
@@ -92,7 +92,7 @@ int bkfs_remove_backup(const struct bkfs_node *n, uid_t uid,
 
 int bkfs_remove_key(const struct bkfs_node *n, uid_t uid, struct bk_err *err)
 {
-	int r = bk_key_delete(bkfs.engine, bkfs_dom(n), n->id, err);
+	int r = bk_key_delete(bkfs.engine, bkfs_dom(n), n->id, uid, err);
 
 	if (!r)
 		bkfs_log(LOG_INFO, "uid %u: %s: backup key deleted",

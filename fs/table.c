@@ -16,11 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *const bkfs_resource_types[] = {
-	"keys", "users", "groups", "cte_policies", "customer_fragments",
-	"cas", "certificates", "policies", "schedules", "connections",
-	"audit", NULL
-};
 
 struct bkfs_lister {
 	void *buf;
@@ -580,7 +575,7 @@ void bkfs_stat_base(const struct bkfs_node *n, struct stat *st, time_t mtime)
 	st->st_nlink = S_ISDIR(n->row->mode) ? 2 : 1;
 	st->st_uid = bkfs.uid;
 	st->st_gid = bkfs.gid;
-	st->st_ino = bkfs_path_ino(n->path);
+	st->st_ino = bk_path_ino(n->path);
 	st->st_blksize = 4096;
 	st->st_mtim.tv_sec = st->st_ctim.tv_sec = st->st_atim.tv_sec = mtime;
 }
@@ -661,7 +656,7 @@ int bkfs_list_add(struct bkfs_lister *l, struct bkfs_node *child,
 	}
 	memset(&st, 0, sizeof(st));
 	st.st_mode = child->row->mode;
-	st.st_ino = bkfs_path_ino(child->path);
+	st.st_ino = bk_path_ino(child->path);
 	return l->filler(l->buf, comp, &st, 0, 0) ? -ENOBUFS : 0;
 }
 
@@ -687,7 +682,7 @@ int bkfs_list(const struct bkfs_node *dir, void *buf, fuse_fill_dir_t filler,
 		slash = strrchr(parent, '/');
 		if (slash)
 			slash[slash == parent] = '\0';
-		st.st_ino = bkfs_path_ino(parent);
+		st.st_ino = bk_path_ino(parent);
 	}
 	filler(buf, "..", &st, 0, 0);
 	for (i = 0; i < NROWS; i++) {

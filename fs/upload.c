@@ -311,7 +311,7 @@ static int finish_stat(struct stat *st, const char *path, const char *id,
 			return -ENOENT;	/* deleted since: the receipt too */
 		st->st_size = info.size;
 	}
-	st->st_ino = bkfs_path_ino(path);
+	st->st_ino = bk_path_ino(path);
 	st->st_blocks = (st->st_size + 511) / 512;
 	return 0;
 }
