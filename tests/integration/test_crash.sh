@@ -12,7 +12,7 @@ S=$BK_TMP/state
 M=$BK_TMP/mnt
 mkdir -p "$M"
 "$BACKUPCTL" init "$S" --demo >/dev/null
-seq 1 80000 | sed 's/.*/{"domain":"root","type":"keys","name":"bulk-&"}/' > "$BK_TMP/bulk.jsonl"
+seq 1 250000 | sed 's/.*/{"domain":"root","type":"keys","name":"bulk-&"}/' > "$BK_TMP/bulk.jsonl"
 "$BACKUPCTL" --state "$S" resource import "$BK_TMP/bulk.jsonl" >/dev/null
 bk_mount "$S" "$M"
 
@@ -25,7 +25,9 @@ keepsum=$(sha256sum < "$M/system/backups/$keep/$keep.backup")
 # Interrupt a second backup.
 echo '{"description":"interrupted"}' > "$M/system/backups/create"
 victim=$(jq -r .backupId < "$M/status")
-sleep 0.3
+# Kill as soon as the job has its partial file (a 250,000-key backup takes
+# far longer than that).
+for i in $(seq 1 100); do ls "$S/archives" | grep -q partial && break; sleep 0.02; done
 bk_kill9 "$M"
 bk_mount "$S" "$M"
 assert_eq "$(head -c 6 "$M/system/backups/$victim/status")" "Failed" "interrupted backup shows Failed"

@@ -163,7 +163,7 @@ assert_contains "$(cat "$B/mnt/status")" "older" "status says the release is old
 assert_eq "$(find "$B/mnt/domains" -path '*/resources/*' -type f | sort | xargs cat | sha256sum)" "$snap" "refused restore changed nothing"
 
 # --- a second operation while one runs: EBUSY ---
-seq 1 60000 | sed 's/.*/{"domain":"root","type":"keys","name":"bulk-&"}/' > "$BK_TMP/bulk.jsonl"
+seq 1 250000 | sed 's/.*/{"domain":"root","type":"keys","name":"bulk-&"}/' > "$BK_TMP/bulk.jsonl"
 "$BACKUPCTL" --state "$A/state" resource import "$BK_TMP/bulk.jsonl" >/dev/null
 echo '{}' > "$A/mnt/system/backups/create"
 assert_fails_with EBUSY "echo '{}' > '$A/mnt/system/backups/create'"
