@@ -34,6 +34,9 @@
 #include "crypto.h"
 
 #define BATCH_ROWS 256
+/* A batch also stops filling past this many bytes of columns, so that
+ * large attributes do not multiply the ring's memory. */
+#define BATCH_BYTES (256 * 1024)
 #define MAX_WORKERS 4
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -292,7 +295,8 @@ static int fill(struct bk_snap_writer *w, sqlite3_stmt *st, struct batch *b,
 	b->nrows = 0;
 	b->cols.len = 0;
 	b->out.len = 0;
-	while (b->nrows < BATCH_ROWS && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (b->nrows < BATCH_ROWS && b->cols.len < BATCH_BYTES &&
+	       (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		r = &b->rows[b->nrows];
 		for (int i = 0; i < NCOLS; i++) {
 			const void *v;
