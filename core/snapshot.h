@@ -80,4 +80,28 @@ int bk_snapshot_insert_row(struct bk_store *s, struct bk_rot *rot,
 			   const uint8_t *material, size_t material_len,
 			   struct bk_err *err);
 
+/* ---- domain scope (issue 3) ---- */
+
+/* Checks a domain backup's filters (a JSON array, DESIGN.md section 3
+ * "Filters"): -EINVAL with the reason, naming the valid choices, for an
+ * unknown resource type, unknown query field or a wrong type.  NULL or an
+ * empty array is valid (everything).  (core/filter.c) */
+int bk_filters_validate(json_object *filters, struct bk_err *err);
+
+/* Domain restore: merges a domain payload into the existing domain
+ * `target` in one transaction, by the seed's rules (docs/FORMAT.md and
+ * docs/OPERATIONS.md): a key with the same name and version but another
+ * id fails the whole restore with "Error copying data from backup
+ * database: ..." and changes nothing; users, groups, CTE policies and
+ * customer fragments that exist are skipped, with the seed's membership
+ * rules.  Other domains are never touched.  report (borrowed) receives
+ * {"<type>": {"restored": n, "skipped": n, "skippedNames": [...],
+ * "conflicts": n, "conflictNames": [...]}, ...}, also on failure
+ * (for the conflicts).  (core/restore_domain.c) */
+int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
+			       const char *target, bk_source_fn source,
+			       void *arg, json_object *report,
+			       bk_progress_fn progress, void *progress_arg,
+			       struct bk_err *err);
+
 #endif
