@@ -18,6 +18,39 @@
 #include "crypto.h"
 #include "snapshot.h"
 
+void bk_report_path(struct bk_engine *e, long long seq, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%lld.json", e->reports, seq);
+}
+
+int bk_backup_report_json(struct bk_engine *e, const char *domain,
+			  const char *id, char **json, long long *epoch,
+			  struct bk_err *err)
+{
+	struct bk_backup_info info;
+	char path[4096];
+	struct stat st;
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	ret = bk_backup_get(e, domain, id, &info, err);
+	if (ret)
+		return ret;
+	bk_report_path(e, info.seq, path, sizeof(path));
+	if (stat(path, &st) < 0)
+		return bk_errf(err, -ENOENT, "backup %s was never restored here",
+			       id);
+	if (epoch)
+		*epoch = st.st_mtime;
+	if (!json)
+		return 0;
+	ret = bk_read_small(path, 64 << 20, &buf, &len, err);
+	if (!ret)
+		*json = (char *)buf;
+	return ret;
+}
+
 void bk_archive_path(struct bk_engine *e, long long seq, const char *suffix,
 		     char *buf, size_t len)
 {
@@ -49,6 +82,7 @@ static void row_info(struct bk_engine *e, sqlite3_stmt *st,
 	snprintf(b->id, sizeof(b->id), "%s", sqlite3_column_text(st, 1));
 	snprintf(b->status, sizeof(b->status), "%s", sqlite3_column_text(st, 4));
 	b->created_epoch = sqlite3_column_int64(st, 7);
+	b->seq = sqlite3_column_int64(st, 0);
 	if (!strcmp(b->status, "Completed")) {
 		b->size = sqlite3_column_int64(st, 12);
 		bk_archive_path(e, sqlite3_column_int64(st, 0), "backup",
@@ -222,7 +256,8 @@ int bk_backup_json(struct bk_engine *e, const char *domain, const char *id,
 	json_object_object_add(o, "keyPresent", json_object_new_boolean(
 		key && bk_key_present(e, domain, key)));
 	if (asprintf(json, "%s\n", json_object_to_json_string_ext(o,
-			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED)) < 0)
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 	json_object_put(o);
 	return ret;
@@ -334,6 +369,8 @@ int bk_backup_delete(struct bk_engine *e, const char *domain,
 	/* The row is gone first: a crash now leaves an orphan file, which
 	 * start-up recovery removes. */
 	bk_archive_path(e, seq, "backup", path, sizeof(path));
+	unlink(path);
+	bk_report_path(e, seq, path, sizeof(path));
 	unlink(path);
 	bk_audit(e, uid, "backup.delete", id, "ok", bk_scope_name(domain));
 	return 0;
@@ -608,11 +645,8 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "filters", &v) &&
-	    json_object_array_length(v) > 0) {
-		ret = bk_errf(err, -EINVAL,
-			      "filters are not supported yet: omit them to back up the whole domain");
+	    (ret = bk_filters_validate(v, err)))
 		goto out;
-	}
 	if (domain && !bk_engine_domain_exists(e, domain)) {
 		ret = bk_errf(err, -ENOENT, "domain %s does not exist", domain);
 		goto out;
@@ -667,17 +701,18 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 			       json_object_new_string(pv ? pv : ""));
 	json_object_object_add(j->header, "description",
 			       json_object_new_string(desc));
-	json_object_object_add(j->header, "filters", domain ?
-			       json_object_new_array() : NULL);
+	if (domain && json_object_object_get_ex(o, "filters", &v))
+		j->filters = json_object_get(v);
+	json_object_object_add(j->header, "filters", domain ? (j->filters ?
+			       json_object_get(j->filters) :
+			       json_object_new_array()) : NULL);
 	json_object_object_add(j->header, "backupKey",
 			       json_object_new_string(key_id));
 	json_object_object_add(j->header, "tiedToHSM",
 			       json_object_new_boolean(tied));
-	if (id_out)
-		*id_out = strdup(j->id);
 	bk_audit(e, uid, "backup.start", j->id, "ok", bk_scope_name(domain));
-	ret = bk_job_spawn(e, backup_main, j, err);
-	if (ret) {
+	if (id_out && !(*id_out = strdup(j->id))) {
+		ret = bk_errf(err, -ENOMEM, "out of memory");
 		pthread_mutex_lock(&e->db_lock);
 		bk_backup_row_update(e->store, j->seq, "Failed", err->msg, 0,
 				     NULL, NULL);
@@ -686,9 +721,24 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 		json_object_put(j->header);
 		goto out;
 	}
+	ret = bk_job_spawn(e, backup_main, j, err);
+	if (ret) {
+		pthread_mutex_lock(&e->db_lock);
+		bk_backup_row_update(e->store, j->seq, "Failed", err->msg, 0,
+				     NULL, NULL);
+		pthread_mutex_unlock(&e->db_lock);
+		bk_op_end(e, 0, err->msg);
+		json_object_put(j->header);
+		if (id_out) {
+			free(*id_out);
+			*id_out = NULL;
+		}
+		goto out;
+	}
 	j = NULL;
 out:
 	if (j) {
+		json_object_put(j->filters);
 		free(j->domain);
 		free(j);
 	}
@@ -739,6 +789,31 @@ int bk_backups_recover(struct bk_engine *e, struct bk_err *err)
 			}
 			if (!keep) {
 				snprintf(path, sizeof(path), "%s/%s", e->archives,
+					 de->d_name);
+				unlink(path);
+			}
+		}
+		closedir(d);
+	}
+	d = opendir(e->reports);
+	if (d) {
+		for (struct dirent *de; (de = readdir(d));) {
+			char path[4096], *end;
+			long long seq;
+			int keep = 0;
+
+			if (de->d_name[0] == '.')
+				continue;
+			seq = strtoll(de->d_name, &end, 10);
+			if (!strcmp(end, ".json") &&
+			    sqlite3_prepare_v2(db, "SELECT 1 FROM backups WHERE"
+					       " seq = ?", -1, &st, NULL) == SQLITE_OK) {
+				sqlite3_bind_int64(st, 1, seq);
+				keep = sqlite3_step(st) == SQLITE_ROW;
+				sqlite3_finalize(st);
+			}
+			if (!keep) {
+				snprintf(path, sizeof(path), "%s/%s", e->reports,
 					 de->d_name);
 				unlink(path);
 			}

@@ -7,6 +7,7 @@
 void bk_archive_path(struct bk_engine *e, long long seq, const char *suffix,
 		     char *buf, size_t len);
 int bk_fsync_dir(const char *dir);
+void bk_report_path(struct bk_engine *e, long long seq, char *buf, size_t len);
 int bk_backup_row_update(struct bk_store *s, long long seq, const char *status,
 			 const char *message, long long size,
 			 const char *header, struct bk_err *err);

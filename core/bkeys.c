@@ -314,7 +314,8 @@ int bk_key_json(struct bk_engine *e, const char *domain, const char *id,
 	if (ret)
 		return ret;
 	if (asprintf(json, "%s\n", json_object_to_json_string_ext(meta,
-			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED)) < 0)
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			JSON_C_TO_STRING_NOSLASHESCAPE)) < 0)
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 	json_object_put(meta);
 	return ret;
@@ -532,8 +533,9 @@ int bk_key_import_pass(struct bk_engine *e, const char *domain,
 	scope = json_object_get_string(json_object_object_get(meta, "scope"));
 	name = json_object_get_string(json_object_object_get(meta, "name"));
 	created = json_object_get_string(json_object_object_get(meta, "createdAt"));
-	if (!id || !scope || !name || strlen(id) > 63) {
-		ret = bk_errf(err, -EINVAL, "the key file lacks its id, scope or name");
+	if (!id || !scope || !name || !bk_id_valid(id)) {
+		ret = bk_errf(err, -EINVAL,
+			      "the key file lacks a valid id (32 hex characters), scope or name");
 		goto out;
 	}
 	if (strcmp(scope, bk_scope_name(domain))) {

@@ -28,6 +28,17 @@ static char *path_join(const char *a, const char *b)
 	return p;
 }
 
+int bk_id_valid(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id && id[i]; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	return id && i == 32;
+}
+
 int bk_read_small(const char *path, size_t max, uint8_t **buf, size_t *len,
 		  struct bk_err *err)
 {
@@ -196,6 +207,8 @@ out:
 	return ret;
 }
 
+static int audit_flush(struct bk_engine *e);
+
 static void load_last_op(struct bk_engine *e)
 {
 	sqlite3_stmt *st;
@@ -259,9 +272,10 @@ int bk_engine_open(const char *dir, unsigned flags, struct bk_engine **out,
 	e->db_path = path_join(real, "backupfs.db");
 	e->archives = path_join(real, "archives");
 	e->staging = path_join(real, "staging");
+	e->reports = path_join(real, "reports");
 	e->rot_path = path_join(real, "rot.key");
 	if (!e->dir || !e->db_path || !e->archives || !e->staging ||
-	    !e->rot_path) {
+	    !e->reports || !e->rot_path) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -272,7 +286,8 @@ int bk_engine_open(const char *dir, unsigned flags, struct bk_engine **out,
 		goto fail;
 	}
 	if ((mkdir(e->archives, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(e->staging, 0700) < 0 && errno != EEXIST)) {
+	    (mkdir(e->staging, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(e->reports, 0700) < 0 && errno != EEXIST)) {
 		ret = bk_errf(err, -errno, "cannot create directories in %s: %s",
 			      real, strerror(errno));
 		goto fail;
@@ -322,6 +337,12 @@ void bk_engine_close(struct bk_engine *e)
 		bk_secure_free(e->pass[i].buf, BK_MAX_PASS);
 	free(e->pass);
 	free(e->pass_file);
+	if (e->store && e->audit_pending) {
+		pthread_mutex_lock(&e->db_lock);
+		audit_flush(e);
+		pthread_mutex_unlock(&e->db_lock);
+	}
+	json_object_put(e->audit_pending);
 	json_object_put(e->op);
 	json_object_put(e->last_error);
 	bk_rot_free(e->rot);
@@ -332,6 +353,7 @@ void bk_engine_close(struct bk_engine *e)
 	free(e->db_path);
 	free(e->archives);
 	free(e->staging);
+	free(e->reports);
 	free(e->rot_path);
 	pthread_mutex_destroy(&e->db_lock);
 	pthread_mutex_destroy(&e->op_lock);
@@ -405,7 +427,8 @@ int bk_appliance_json(struct bk_engine *e, char **json, struct bk_err *err)
 			       json_object_new_string(bk_rot_key_id(e->rot)));
 	json_object_object_add(o, "hsm", json_object_get(hsm));
 	*json = strdup(json_object_to_json_string_ext(o,
-			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			JSON_C_TO_STRING_NOSLASHESCAPE));
 	if (!*json)
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 out:
@@ -713,6 +736,9 @@ static void op_persist(struct bk_engine *e, json_object *op)
 
 	pthread_mutex_lock(&e->db_lock);
 	db = bk_store_db(e->store);
+	/* An upload finishing during a restore must not hold the store lock
+	 * for long: its record may be lost, the status in memory is not. */
+	sqlite3_busy_timeout(db, 2000);
 	if (sqlite3_prepare_v2(db,
 		"INSERT OR REPLACE INTO operations (id, operation, scope, domain,"
 		" backup_id, status, progress, started_at, finished_at, message)"
@@ -732,6 +758,7 @@ static void op_persist(struct bk_engine *e, json_object *op)
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
+	sqlite3_busy_timeout(db, 10000);
 	pthread_mutex_unlock(&e->db_lock);
 }
 
@@ -885,7 +912,8 @@ int bk_status_json(struct bk_engine *e, char **json, struct bk_err *err)
 				       json_object_get(e->last_error));
 	pthread_mutex_unlock(&e->op_lock);
 	n = asprintf(json, "%s\n", json_object_to_json_string_ext(o,
-			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	if (n < 0)
 		return bk_errf(err, -ENOMEM, "out of memory");
@@ -940,33 +968,103 @@ void bk_note_refusal(struct bk_engine *e, uid_t uid, const char *path,
 	bk_audit(e, uid, "refused", path, errno_name(errnum), msg);
 }
 
+/* Inserts one audit row; returns SQLite's result code. */
+static int audit_insert(struct bk_store *s, const char *time, long long uid,
+			const char *action, const char *target,
+			const char *result, const char *msg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(bk_store_db(s),
+		"INSERT INTO audit (time, uid, action, target, result, message)"
+		" VALUES (?,?,?,?,?,?)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(st, 1, time, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, target ? target : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, result ? result : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, msg ? msg : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 void bk_audit_s(struct bk_engine *e, struct bk_store *s, uid_t uid,
 		const char *action, const char *target, const char *result,
 		const char *msg)
 {
-	sqlite3_stmt *st;
 	char now[32];
 
 	(void)e;
 	bk_now(now);
-	if (sqlite3_prepare_v2(bk_store_db(s),
-		"INSERT INTO audit (time, uid, action, target, result, message)"
-		" VALUES (?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, uid);
-	sqlite3_bind_text(st, 3, action, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, target ? target : "", -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 5, result ? result : "", -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 6, msg ? msg : "", -1, SQLITE_TRANSIENT);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
+	audit_insert(s, now, uid, action, target, result, msg);
 }
 
+#define AUDIT_PENDING_MAX 100000
+
+/* Writes the queued audit rows; stops at the first that cannot be
+ * written yet.  Called with db_lock held. */
+static int audit_flush(struct bk_engine *e)
+{
+	size_t n = e->audit_pending ?
+		json_object_array_length(e->audit_pending) : 0, done = 0;
+	int rc = SQLITE_OK;
+
+	for (; done < n; done++) {
+		json_object *r = json_object_array_get_idx(e->audit_pending, done);
+
+		rc = audit_insert(e->store,
+			json_object_get_string(json_object_array_get_idx(r, 0)),
+			json_object_get_int64(json_object_array_get_idx(r, 1)),
+			json_object_get_string(json_object_array_get_idx(r, 2)),
+			json_object_get_string(json_object_array_get_idx(r, 3)),
+			json_object_get_string(json_object_array_get_idx(r, 4)),
+			json_object_get_string(json_object_array_get_idx(r, 5)));
+		if (rc != SQLITE_OK)
+			break;
+	}
+	if (done)
+		json_object_array_del_idx(e->audit_pending, 0, done);
+	return rc;
+}
+
+/* Audit rows from FUSE threads go through the shared connection.  While
+ * a restore holds the database's write lock they must not keep the store
+ * lock (and with it every stat and readdir) for the busy timeout: they
+ * wait briefly, and are queued in memory and written later if need be. */
 void bk_audit(struct bk_engine *e, uid_t uid, const char *action,
 	      const char *target, const char *result, const char *msg)
 {
+	sqlite3 *db = bk_store_db(e->store);
+	char now[32];
+	int rc;
+
+	bk_now(now);
 	pthread_mutex_lock(&e->db_lock);
-	bk_audit_s(e, e->store, uid, action, target, result, msg);
+	sqlite3_busy_timeout(db, 100);
+	rc = audit_flush(e);
+	if (rc == SQLITE_OK)
+		rc = audit_insert(e->store, now, uid, action, target, result,
+				  msg);
+	if (rc != SQLITE_OK) {
+		json_object *r = json_object_new_array();
+
+		json_object_array_add(r, json_object_new_string(now));
+		json_object_array_add(r, json_object_new_int64(uid));
+		json_object_array_add(r, json_object_new_string(action));
+		json_object_array_add(r, json_object_new_string(target ? target : ""));
+		json_object_array_add(r, json_object_new_string(result ? result : ""));
+		json_object_array_add(r, json_object_new_string(msg ? msg : ""));
+		if (!e->audit_pending)
+			e->audit_pending = json_object_new_array();
+		if (json_object_array_length(e->audit_pending) < AUDIT_PENDING_MAX)
+			json_object_array_add(e->audit_pending, r);
+		else
+			json_object_put(r);
+	}
+	sqlite3_busy_timeout(db, 10000);
 	pthread_mutex_unlock(&e->db_lock);
 }

@@ -137,6 +137,7 @@ struct bk_backup_info {
 	long long created_epoch;
 	long long size;			/* archive bytes (0 unless Completed) */
 	char archive_path[4096];	/* valid when Completed */
+	long long seq;			/* the engine's row number */
 };
 
 /* req: JSON text, see DESIGN.md section 3.  Validates (-EINVAL with the
@@ -157,6 +158,12 @@ int bk_backup_json(struct bk_engine *e, const char *domain, const char *id,
 /* The per-backup status line, with "\n". */
 int bk_backup_status_line(struct bk_engine *e, const char *domain,
 			  const char *id, char **line, struct bk_err *err);
+/* restore-report.json of the backup's last restore: what was restored,
+ * skipped or conflicting, per resource type.  *json (may be NULL) new;
+ * *epoch (may be NULL) its time.  -ENOENT if it was never restored. */
+int bk_backup_report_json(struct bk_engine *e, const char *domain,
+			  const char *id, char **json, long long *epoch,
+			  struct bk_err *err);
 /* Newest Completed backup of the scope; -ENOENT if none. */
 int bk_backup_latest(struct bk_engine *e, const char *domain, char **id_out,
 		     struct bk_err *err);

@@ -22,7 +22,7 @@ struct bk_pass {
 };
 
 struct bk_engine {
-	char *dir, *db_path, *archives, *staging, *rot_path;
+	char *dir, *db_path, *archives, *staging, *reports, *rot_path;
 	unsigned flags;
 	int lock_fd;			/* daemon.lock, daemons only */
 
@@ -37,6 +37,7 @@ struct bk_engine {
 	pthread_t job;
 	json_object *op;		/* current or last operation, or NULL */
 	json_object *last_error;	/* last refusal, or NULL */
+	json_object *audit_pending;	/* rows not written yet (db_lock) */
 
 	struct bk_pass *pass;
 	size_t npass;
@@ -98,6 +99,11 @@ int bk_pass_get(struct bk_engine *e, uid_t uid, char *buf, size_t *len,
 /* Runs fn(arg) on the job thread; the op must have begun. */
 int bk_job_spawn(struct bk_engine *e, void *(*fn)(void *), void *arg,
 		 struct bk_err *err);
+
+/* Is id an engine id (32 lowercase hex characters, as bk_random_id)?
+ * Ids from uploaded files are checked with it: they become names in the
+ * mounted tree. */
+int bk_id_valid(const char *id);
 
 /* Reads a whole small file into a new buffer (caller frees). */
 int bk_read_small(const char *path, size_t max, uint8_t **buf, size_t *len,

@@ -68,6 +68,7 @@ struct restore_job {
 	char id[64];
 	char key_id[64];
 	char path[4096];
+	long long seq;
 	uid_t uid;
 };
 
@@ -94,6 +95,43 @@ static ssize_t archive_source(void *arg, void *buf, size_t len,
 static void verify_progress(void *arg, uint64_t done, uint64_t total)
 {
 	bk_op_progress(arg, total ? (int)(done * 50 / total) : 0);
+}
+
+/* restore-report.json: written atomically beside the archives. */
+static void write_report(struct bk_engine *e, struct restore_job *j,
+			 json_object *report, int ret, const char *msg)
+{
+	json_object *o = json_object_new_object();
+	char path[4096], tmp[4200], now[32];
+	const char *text;
+	FILE *f;
+
+	bk_now(now);
+	json_object_object_add(o, "backupId", json_object_new_string(j->id));
+	json_object_object_add(o, "scope",
+			       json_object_new_string(bk_scope_name(j->domain)));
+	json_object_object_add(o, "domain", j->domain ?
+			       json_object_new_string(j->domain) : NULL);
+	json_object_object_add(o, "status",
+			       json_object_new_string(ret ? "Failed" : "Completed"));
+	json_object_object_add(o, "message", ret ?
+			       json_object_new_string(msg) : NULL);
+	json_object_object_add(o, "finishedAt", json_object_new_string(now));
+	json_object_object_add(o, "report", json_object_get(report));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					      JSON_C_TO_STRING_SPACED);
+	bk_report_path(e, j->seq, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f) {
+		int bad = fprintf(f, "%s\n", text) < 0;
+
+		bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+		bad |= fclose(f) != 0;
+		if (bad || rename(tmp, path) < 0)
+			unlink(tmp);
+	}
+	json_object_put(o);
 }
 
 static void *restore_main(void *arg)
@@ -137,8 +175,14 @@ static void *restore_main(void *arg)
 	src.done = 0;
 	src.total = json_object_get_int64(json_object_object_get(
 		bk_archive_header(r), "payloadSize"));
-	ret = bk_snapshot_restore_system(s, e->rot, archive_source, &src,
-					 report, NULL, NULL, &err);
+	if (j->domain)
+		ret = bk_snapshot_restore_domain(s, e->rot, j->domain,
+						 archive_source, &src, report,
+						 NULL, NULL, &err);
+	else
+		ret = bk_snapshot_restore_system(s, e->rot, archive_source, &src,
+						 report, NULL, NULL, &err);
+	write_report(e, j, report, ret, err.msg);
 out:
 	if (s) {
 		const char *rep = json_object_to_json_string_ext(report,
@@ -165,13 +209,15 @@ static int restore_checks(struct bk_engine *e, const char *domain,
 	char *to = NULL, *lts = NULL;
 	int ret;
 
-	if (domain)
-		return bk_errf(err, -EINVAL,
-			       "restoring domain-scoped backups is not available yet");
-	if (!key || !bk_key_present(e, domain, key))
+	if (!key || !bk_key_present(e, domain, key)) {
+		if (domain)
+			return bk_errf(err, -EINVAL,
+				       "domain backup key %s is not in domain %s: upload it to domains/%s/backupkeys/upload/ first",
+				       key ? key : "(none)", domain, domain);
 		return bk_errf(err, -EINVAL,
 			       "backup key %s is not on this appliance: upload it to system/backupkeys/upload/ first",
 			       key ? key : "(none)");
+	}
 	pthread_mutex_lock(&e->db_lock);
 	ret = bk_setting_get(e->store, "product_version", &to, err);
 	if (!ret)
@@ -230,6 +276,7 @@ int bk_restore_start(struct bk_engine *e, const char *domain, const char *id,
 	snprintf(j->key_id, sizeof(j->key_id), "%s",
 		 hstr(bk_archive_header(r), "backupKey"));
 	snprintf(j->path, sizeof(j->path), "%s", info.archive_path);
+	j->seq = info.seq;
 	ret = bk_op_begin(e, "restore", domain, id, uid, err);
 	if (ret)
 		goto out;
@@ -252,6 +299,34 @@ out:
 }
 
 /* ---- upload ---- */
+
+/* Are the contents of fd and of the file at path the same bytes? */
+static int files_equal(int fd, const char *path)
+{
+	size_t sz = 1 << 20;
+	uint8_t *a = malloc(sz), *b = malloc(sz);
+	int fd2 = open(path, O_RDONLY | O_CLOEXEC), equal = 0;
+	off_t off = 0;
+
+	if (!a || !b || fd2 < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = pread(fd, a, sz, off), m = pread(fd2, b, sz, off);
+
+		if (n < 0 || n != m || memcmp(a, b, n))
+			goto out;
+		if (n == 0)
+			break;
+		off += n;
+	}
+	equal = 1;
+out:
+	if (fd2 >= 0)
+		close(fd2);
+	free(a);
+	free(b);
+	return equal;
+}
 
 int bk_upload_archive(struct bk_engine *e, const char *domain,
 		      const char *path, int restore, uid_t uid,
@@ -279,9 +354,9 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	scope = hstr(h, "scope");
 	bkey = hstr(h, "backupKey");
 	created = hstr(h, "createdAt");
-	if (!id || !scope || !bkey || strlen(id) > 63 || strchr(id, '/') ||
-	    id[0] == '.') {
-		ret = bk_errf(err, -EINVAL, "the archive header lacks a valid id, scope or backupKey");
+	if (!id || !scope || !bkey || !bk_id_valid(id) || !bk_id_valid(bkey)) {
+		ret = bk_errf(err, -EINVAL,
+			      "the archive header lacks a valid id or backupKey (32 hex characters each), or its scope");
 		goto out;
 	}
 	if (strcmp(scope, bk_scope_name(domain))) {
@@ -298,9 +373,11 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	}
 	fstat(fd, &st);
 	if (!bk_backup_get(e, domain, id, &old, NULL)) {
-		if (!strcmp(old.status, "Completed") && old.size == st.st_size) {
+		if (!strcmp(old.status, "Completed") && old.size == st.st_size &&
+		    files_equal(fd, old.archive_path)) {
 			/* The same archive again (rsync, a retry): accepted. */
 			unlink(path);
+			have_key = bk_key_present(e, domain, bkey);
 			goto accepted;
 		}
 		ret = bk_errf(err, -EINVAL,
@@ -342,8 +419,10 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	ret = bk_backup_row_update(e->store, seq, "Completed", NULL, st.st_size,
 				   NULL, err);
 	pthread_mutex_unlock(&e->db_lock);
-	if (ret)
+	if (ret) {
+		unlink(final);
 		goto out;
+	}
 accepted:
 	if (!have_key)
 		snprintf(msg, sizeof(msg),
@@ -432,11 +511,15 @@ int bk_inspect_file(const char *path, const char *pass, size_t passlen,
 	} else if (!memcmp(magic, "BKFSKEY", 7)) {
 		close(fd);
 		fd = -1;
-		ret = bk_read_small(path, 65536, &buf, &len, err);
+		uint8_t *key = bk_secure_alloc(32);
+
+		ret = key ? bk_read_small(path, 65536, &buf, &len, err) :
+			bk_errf(err, -ENOMEM, "out of secure memory");
 		if (!ret)
 			ret = pass ? bk_keyfile_import(buf, len, pass, passlen,
-						       &o, (uint8_t[32]){ 0 }, err)
+						       &o, key, err)
 				   : bk_keyfile_inspect(buf, len, &o, err);
+		bk_secure_free(key, 32);
 		if (!ret) {
 			json_object_object_add(o, "kind",
 					       json_object_new_string("backupkey"));
@@ -454,7 +537,8 @@ int bk_inspect_file(const char *path, const char *pass, size_t passlen,
 		close(fd);
 	if (!ret) {
 		*json = strdup(json_object_to_json_string_ext(o,
-				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			JSON_C_TO_STRING_NOSLASHESCAPE));
 		if (!*json)
 			ret = bk_errf(err, -ENOMEM, "out of memory");
 	}

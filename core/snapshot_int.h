@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "filter.h"
 #include "snapshot.h"
 #include "store_int.h"
 
@@ -63,6 +64,7 @@ struct bk_snap_writer {
 	struct bk_store *s;
 	struct bk_rot *rot;
 	const char *domain;		/* NULL: system scope */
+	int filtered;			/* domain scope: only BK_FILTER_SEL's */
 	struct bk_snap_out out;
 	uint64_t n[BK_C__COUNT];
 	uint64_t total, done;
@@ -72,8 +74,9 @@ struct bk_snap_writer {
 
 /* Counts rows lines written, calling progress now and then. */
 void bk_snap_tick(struct bk_snap_writer *w, uint64_t rows);
-/* Prepares sql[0] (system scope) or sql[1] (?1 = the domain). */
-int bk_snap_query(struct bk_snap_writer *w, const char *const sql[2],
+/* Prepares sql[0] (system scope), sql[1] (?1 = the domain) or sql[2]
+ * (filtered: ?1 = the domain, the rows selected in BK_FILTER_SEL). */
+int bk_snap_query(struct bk_snap_writer *w, const char *const sql[3],
 		  sqlite3_stmt **st, struct bk_err *err);
 /* snapshot_rows.c: the resource lines. */
 int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err);

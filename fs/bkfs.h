@@ -79,6 +79,7 @@ enum bkfs_kind {
 	K_DOMAINS,
 	K_BACKUPS, K_BACKUPS_CREATE, K_UPLOAD, K_RESTORE, K_LATEST,
 	K_BACKUP, K_BACKUP_JSON, K_BACKUP_STATUS, K_ARCHIVE, K_BACKUP_RESTORE,
+	K_BACKUP_REPORT,
 	K_KEYS, K_KEYS_CREATE, K_KEY_UPLOAD, K_KEY_DEFAULT_LINK,
 	K_KEY, K_KEY_JSON, K_KEY_EXPORT, K_KEY_DEFAULT,
 	K_RESOURCES, K_RESTYPE, K_RESOURCE,
@@ -103,7 +104,7 @@ enum bkfs_io {
 /* How the size is known. */
 enum bkfs_size { SZ_ZERO, SZ_CONTENT, SZ_ARCHIVE, SZ_EXPORT, SZ_STAGED };
 /* Where the mtime comes from. */
-enum bkfs_mtime { MT_START, MT_NOW, MT_BACKUP, MT_KEY, MT_STAGED };
+enum bkfs_mtime { MT_START, MT_NOW, MT_BACKUP, MT_KEY, MT_STAGED, MT_REPORT };
 
 struct bkfs_node;
 struct bkfs_lister;
@@ -184,6 +185,8 @@ int bkfs_content_readme(const struct bkfs_node *n, char **buf, size_t *len);
 int bkfs_content_status(const struct bkfs_node *n, char **buf, size_t *len);
 int bkfs_content_appliance(const struct bkfs_node *n, char **buf,
 			   size_t *len);
+int bkfs_content_backup_report(const struct bkfs_node *n, char **buf,
+				size_t *len);
 int bkfs_content_backup_json(const struct bkfs_node *n, char **buf,
 			     size_t *len);
 int bkfs_content_backup_status(const struct bkfs_node *n, char **buf,

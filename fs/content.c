@@ -69,6 +69,8 @@ static const char readme[] =
 "  backups/<id>/<id>.backup       the encrypted archive: copy it out\n"
 "  backups/<id>/backup.json       its metadata; status: one line\n"
 "  backups/<id>/restore           write a JSON object: restore it\n"
+"  backups/<id>/restore-report.json  after a restore: what was restored,\n"
+"                                 skipped or conflicting\n"
 "  backups/latest                 symlink to the newest Completed backup\n"
 "  backups/upload/                copy an archive in: it is uploaded\n"
 "  backups/restore/               copy an archive in: uploaded, restored\n"
@@ -134,6 +136,17 @@ int bkfs_content_backup_json(const struct bkfs_node *n, char **buf,
 	int r;
 
 	r = bk_backup_json(bkfs.engine, bkfs_dom(n), n->id, &s, NULL);
+	return own_line(r, s, buf, len);
+}
+
+int bkfs_content_backup_report(const struct bkfs_node *n, char **buf,
+				size_t *len)
+{
+	char *s = NULL;
+	int r;
+
+	r = bk_backup_report_json(bkfs.engine, bkfs_dom(n), n->id, &s, NULL,
+				  NULL);
 	return own_line(r, s, buf, len);
 }
 

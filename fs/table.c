@@ -342,6 +342,12 @@ static int exists_latest(const struct bkfs_node *n)
 	return r;
 }
 
+static int exists_report(const struct bkfs_node *n)
+{
+	return bk_backup_report_json(bkfs.engine, bkfs_dom(n), n->id, NULL,
+				     NULL, NULL);
+}
+
 static int exists_default(const struct bkfs_node *n)
 {
 	char *id = NULL;
@@ -409,6 +415,10 @@ static const struct bkfs_row rows[] = {
 	  .mode = CTL_MODE, .io = IO_CTL_JSON, .size = SZ_CONTENT,
 	  .content = bkfs_usage_restore,
 	  .act = bkfs_act_restore },
+	{ .kind = K_BACKUP_REPORT, .parent = K_BACKUP,
+	  .name = "restore-report.json", .mode = RO_MODE, .io = IO_CONTENT,
+	  .size = SZ_CONTENT, .mtime = MT_REPORT, .exists = exists_report,
+	  .content = bkfs_content_backup_report },
 	{ .kind = K_ARCHIVE, .parent = K_BACKUP, .mode = RO_MODE,
 	  .io = IO_ARCHIVE, .size = SZ_ARCHIVE, .mtime = MT_BACKUP,
 	  .bind = bind_archive, .list = list_archive },
@@ -608,6 +618,14 @@ int bkfs_stat(const struct bkfs_node *n, struct stat *st)
 	case MT_KEY:
 		mtime = (time_t)n->key_epoch;
 		break;
+	case MT_REPORT: {
+		long long epoch = 0;
+
+		bk_backup_report_json(bkfs.engine, bkfs_dom(n), n->id, NULL,
+				      &epoch, NULL);
+		mtime = (time_t)epoch;
+		break;
+	}
 	default:
 		break;
 	}

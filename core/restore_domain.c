@@ -1,0 +1,592 @@
+/* restore_domain.c - domain restore: merges a domain payload into an
+ * existing domain, by the seed's rules (snapshot.h,
+ * bk_snapshot_restore_domain).
+ *
+ * One pass over a one-shot source, in one transaction (a savepoint
+ * inside the caller's), memory bounded whatever the payload's size:
+ *
+ *   - resource lines are decided and inserted as they are read, with the
+ *     target domain as their domain: a key whose name and version exist
+ *     in the target with another id is a conflict; from the first
+ *     conflict on nothing more is inserted, the rest of the payload is
+ *     only read (and checked) to name every other conflicting key, then
+ *     everything is rolled back;
+ *   - which users, groups and CTE policies this restore inserted is kept
+ *     in a TEMP table, and member and link lines are staged in another
+ *     (the format does not promise that they follow the resources); at
+ *     the end one INSERT ... SELECT per kind keeps those the rules allow.
+ *     Temporary tables live in a temporary file behind a small page
+ *     cache, not in our heap;
+ *   - the report's name lists stop at NAMES_MAX names each.
+ *
+ * Key material: bk_snapshot_read hands over the clear bytes and wipes
+ * them after the call; they are only passed to bk_rot_wrap here, and the
+ * wrapped form is not secret.
+ */
+#include "snapshot_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+
+#define NAMES_MAX 1000		/* names per list of the report */
+#define NTYPES (BK_C_MEMBERS - BK_C_TYPES)
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define COPY_ERROR "Error copying data from backup database"
+
+/* Kinds of staged pairs. */
+enum { P_MEMBER, P_LINK, P__COUNT };
+
+/* Our statements, prepared once per restore. */
+enum {
+	Q_TARGET,		/* ?1 domain -> hsm */
+	Q_BY_ID,		/* ?1 id -> domain */
+	Q_KEY,			/* ?1 domain, ?2 name, ?3 version -> id */
+	Q_NAMED,		/* ?1 domain, ?2 type, ?3 name -> 1 */
+	Q_DONE,			/* records a restored user/group/policy */
+	Q_PAIR,			/* stages a member or link line */
+	Q__COUNT
+};
+
+static const char *const q_sql[Q__COUNT] = {
+	[Q_TARGET] = "SELECT hsm FROM main.domains WHERE name = ?1",
+	[Q_BY_ID] = "SELECT domain FROM main.resources WHERE id = ?1",
+	[Q_KEY] = "SELECT id FROM main.resources WHERE domain = ?1"
+		" AND type = 'keys' AND name = ?2 AND version = ?3",
+	[Q_NAMED] = "SELECT 1 FROM main.resources WHERE domain = ?1"
+		" AND type = ?2 AND name = ?3 LIMIT 1",
+	[Q_DONE] = "INSERT OR IGNORE INTO temp.bk_rd_done(type, name)"
+		" VALUES(?1, ?2)",
+	[Q_PAIR] = "INSERT INTO temp.bk_rd_pairs(kind, a, b) VALUES(?1, ?2, ?3)",
+};
+
+static const char temp_create[] =
+	"DROP TABLE IF EXISTS temp.bk_rd_done;"
+	"DROP TABLE IF EXISTS temp.bk_rd_pairs;"
+	"CREATE TEMP TABLE bk_rd_done(type TEXT NOT NULL, name TEXT NOT NULL,"
+	"  PRIMARY KEY(type, name)) WITHOUT ROWID;"
+	"CREATE TEMP TABLE bk_rd_pairs(kind INTEGER NOT NULL, a TEXT NOT NULL,"
+	"  b TEXT NOT NULL);";
+
+static const char temp_drop[] =
+	"DROP TABLE temp.bk_rd_done;"
+	"DROP TABLE temp.bk_rd_pairs;";
+
+/* The rules for pairs, ?1 = the target domain: a membership when this
+ * restore inserted both its group and its user; a link when it inserted
+ * the policy and the key is in the target now (restored or there). */
+static const char *const resolve_sql[P__COUNT] = {
+	[P_MEMBER] =
+		"INSERT OR IGNORE INTO main.members(domain, group_name,"
+		" user_name) SELECT ?1, p.a, p.b FROM temp.bk_rd_pairs p"
+		" WHERE p.kind = 0"
+		" AND EXISTS(SELECT 1 FROM temp.bk_rd_done d"
+		"  WHERE d.type = 'groups' AND d.name = p.a)"
+		" AND EXISTS(SELECT 1 FROM temp.bk_rd_done d"
+		"  WHERE d.type = 'users' AND d.name = p.b)",
+	[P_LINK] =
+		"INSERT OR IGNORE INTO main.key_links(domain, policy_name,"
+		" key_name) SELECT ?1, p.a, p.b FROM temp.bk_rd_pairs p"
+		" WHERE p.kind = 1"
+		" AND EXISTS(SELECT 1 FROM temp.bk_rd_done d"
+		"  WHERE d.type = 'cte_policies' AND d.name = p.a)"
+		" AND EXISTS(SELECT 1 FROM main.resources r"
+		"  WHERE r.domain = ?1 AND r.type = 'keys' AND r.name = p.b)",
+};
+
+struct type_stats {
+	uint64_t restored, skipped, conflicts, reidentified;
+	json_object *skipped_names, *conflict_names, *reid_names;
+	int truncated;
+};
+
+struct rd {
+	struct bk_store *s;
+	struct bk_rot *rot;
+	const char *target;
+	sqlite3_stmt *q[Q__COUNT];
+	struct type_stats t[NTYPES];
+	uint64_t staged[P__COUNT], kept[P__COUNT];
+	char *target_hsm;		/* the target's HSM, NULL if none */
+	char source[72];		/* the payload's domain */
+	int failed;			/* a key conflict was seen */
+	/* the first conflict, for the message */
+	char c_name[BK_NAME_MAX + 1], c_id[BK_ID_MAX + 1];
+	long long c_version;
+};
+
+/* ---- statements ---- */
+
+static int prepare(struct rd *r, struct bk_err *err)
+{
+	int rc;
+
+	for (int i = 0; i < Q__COUNT; i++) {
+		rc = sqlite3_prepare_v2(bk_store_db(r->s), q_sql[i], -1, &r->q[i],
+					NULL);
+		if (rc != SQLITE_OK)
+			return bk_store_sqlerr(r->s, rc,
+					       "cannot prepare the domain restore",
+					       err);
+	}
+	return 0;
+}
+
+static void finalize(struct rd *r)
+{
+	for (int i = 0; i < Q__COUNT; i++) {
+		sqlite3_finalize(r->q[i]);
+		r->q[i] = NULL;
+	}
+}
+
+/* Steps q once and resets it.  If it returns a row and out is not NULL,
+ * copies its first column (a string, "" if NULL) into out[outsz].
+ * Returns 1 (a row), 0 (none, or done for a write) or a negative errno. */
+static int step1(struct rd *r, sqlite3_stmt *q, char *out, size_t outsz,
+		 const char *what, struct bk_err *err)
+{
+	const unsigned char *v;
+	int rc, ret;
+
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		if (out) {
+			v = sqlite3_column_text(q, 0);
+			snprintf(out, outsz, "%s", v ? (const char *)v : "");
+		}
+		ret = 1;
+	} else if (rc == SQLITE_DONE) {
+		ret = 0;
+	} else {
+		ret = bk_store_sqlerr(r->s, rc, what, err);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return ret;
+}
+
+/* ---- the report ---- */
+
+static int stats_init(struct rd *r)
+{
+	for (int i = 0; i < NTYPES; i++) {
+		r->t[i].skipped_names = json_object_new_array();
+		r->t[i].conflict_names = json_object_new_array();
+		r->t[i].reid_names = json_object_new_array();
+		if (!r->t[i].skipped_names || !r->t[i].conflict_names ||
+		    !r->t[i].reid_names)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void stats_free(struct rd *r)
+{
+	for (int i = 0; i < NTYPES; i++) {
+		json_object_put(r->t[i].skipped_names);
+		json_object_put(r->t[i].conflict_names);
+		json_object_put(r->t[i].reid_names);
+	}
+}
+
+/* Appends name to list unless it holds NAMES_MAX names already. */
+static int note(struct type_stats *ts, json_object *list, const char *name,
+		struct bk_err *err)
+{
+	json_object *v;
+
+	if (json_object_array_length(list) >= NAMES_MAX) {
+		ts->truncated = 1;
+		return 0;
+	}
+	v = json_object_new_string(name);
+	if (!v || json_object_array_add(list, v)) {
+		json_object_put(v);
+		return bk_errf(err, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static json_object *new_count_pair(const char *a, uint64_t na, const char *b,
+				   uint64_t nb)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, a, json_object_new_int64((int64_t)na));
+	json_object_object_add(o, b, json_object_new_int64((int64_t)nb));
+	return o;
+}
+
+/* Fills report.  After a failure nothing was restored or skipped: only
+ * the conflicts are reported. */
+static void report_fill(struct rd *r, json_object *report, int ok)
+{
+	const char *const *types = bk_resource_types();
+	struct type_stats *ts;
+	json_object *o, *empty;
+
+	if (!report)
+		return;
+	json_object_object_add(report, "source", r->source[0] ?
+			       json_object_new_string(r->source) : NULL);
+	json_object_object_add(report, "target",
+			       json_object_new_string(r->target));
+	for (int i = 0; i < NTYPES; i++) {
+		ts = &r->t[i];
+		o = json_object_new_object();
+		if (!o)
+			return;
+		json_object_object_add(o, "restored", json_object_new_int64(
+			ok ? (int64_t)ts->restored : 0));
+		json_object_object_add(o, "skipped", json_object_new_int64(
+			ok ? (int64_t)ts->skipped : 0));
+		empty = ok ? NULL : json_object_new_array();
+		json_object_object_add(o, "skippedNames", ok ?
+				       json_object_get(ts->skipped_names) :
+				       empty);
+		json_object_object_add(o, "conflicts",
+				       json_object_new_int64((int64_t)ts->conflicts));
+		json_object_object_add(o, "conflictNames",
+				       json_object_get(ts->conflict_names));
+		if (ok && ts->reidentified)
+			json_object_object_add(o, "reidentified",
+					       json_object_get(ts->reid_names));
+		if (ts->truncated)
+			json_object_object_add(o, "truncated",
+					       json_object_new_boolean(1));
+		json_object_object_add(report, types[i], o);
+	}
+	json_object_object_add(report, "members", new_count_pair(
+		"restored", ok ? r->kept[P_MEMBER] : 0,
+		"dropped", ok ? r->staged[P_MEMBER] - r->kept[P_MEMBER] : 0));
+	json_object_object_add(report, "links", new_count_pair(
+		"restored", ok ? r->kept[P_LINK] : 0,
+		"dropped", ok ? r->staged[P_LINK] - r->kept[P_LINK] : 0));
+}
+
+/* ---- the lines ---- */
+
+static int on_head(struct rd *r, json_object *row, struct bk_err *err)
+{
+	const char *scope = bk_snap_str(row, "scope");
+
+	if (strcmp(scope, "domain"))
+		return bk_errf(err, -EINVAL,
+			       "the payload is a %s snapshot; a domain restore needs a domain snapshot",
+			       scope);
+	snprintf(r->source, sizeof(r->source), "%s",
+		 bk_snap_str(row, "domain"));
+	return 0;
+}
+
+/* The domain line is not inserted: its rows go to the target.  The seed:
+ * a backup of an HSM-anchored domain needs a target connected to the
+ * same HSM partition. */
+static int on_domain(struct rd *r, json_object *row, struct bk_err *err)
+{
+	const char *hsm = bk_snap_str(row, "hsm");
+
+	if (hsm && (!r->target_hsm || strcmp(hsm, r->target_hsm)))
+		return bk_errf(err, -EINVAL,
+			       "domain %s is anchored to the HSM %s; the target domain %s must have a connection to the same HSM partition",
+			       bk_snap_str(row, "name"), hsm, r->target);
+	return 0;
+}
+
+static int conflict(struct rd *r, struct type_stats *ts, const char *name,
+		    long long version, const char *existing,
+		    struct bk_err *err)
+{
+	if (!r->failed) {
+		r->failed = 1;
+		snprintf(r->c_name, sizeof(r->c_name), "%.*s",
+			 (int)sizeof(r->c_name) - 1, name);
+		snprintf(r->c_id, sizeof(r->c_id), "%.*s",
+			 (int)sizeof(r->c_id) - 1, existing);
+		r->c_version = version;
+	}
+	ts->conflicts++;
+	return note(ts, ts->conflict_names, name, err);
+}
+
+static int skip(struct type_stats *ts, const char *name, struct bk_err *err)
+{
+	ts->skipped++;
+	return note(ts, ts->skipped_names, name, err);
+}
+
+/* Inserts the resource line into the target under id. */
+static int insert(struct rd *r, json_object *row, const char *id,
+		  const uint8_t *mat, size_t mlen, struct bk_err *err)
+{
+	struct bk_res_row res = { 0 };
+	uint8_t *wrapped = NULL;
+	size_t wlen = 0;
+	int ret;
+
+	res.id = id;
+	res.domain = r->target;
+	res.type = bk_snap_str(row, "type");
+	res.name = bk_snap_str(row, "name");
+	res.version = json_object_get_int64(json_object_object_get(row,
+								   "version"));
+	res.attrs = json_object_to_json_string_ext(
+		json_object_object_get(row, "attrs"), JSON_FLAGS);
+	res.fingerprint = bk_snap_str(row, "fingerprint");
+	res.created_at = bk_snap_str(row, "createdAt");
+	if (!res.attrs)
+		return bk_errf(err, -ENOMEM, "out of memory");
+	if (mat) {
+		ret = bk_rot_wrap(r->rot, mat, mlen, &wrapped, &wlen, err);
+		if (ret)
+			return ret;
+		res.wrapped = wrapped;
+		res.wrapped_len = wlen;
+	}
+	ret = bk_res_insert(r->s, &res, err);
+	free(wrapped);
+	return ret;
+}
+
+static int on_resource(struct rd *r, json_object *row, const uint8_t *mat,
+		       size_t mlen, struct bk_err *err)
+{
+	const char *id = bk_snap_str(row, "id");
+	const char *type = bk_snap_str(row, "type");
+	const char *name = bk_snap_str(row, "name");
+	long long version = json_object_get_int64(
+		json_object_object_get(row, "version"));
+	int ti = bk_snap_type_index(type) - BK_C_TYPES;	/* checked */
+	struct type_stats *ts = &r->t[ti];
+	char found[BK_ID_MAX + 80], fresh[33];
+	const char *use = id;
+	sqlite3_stmt *q;
+	int ret;
+
+	/* Keys: the same name and version is the same key only with the
+	 * same id.  Other types: the same name is the same resource. */
+	if (ti == 0) {
+		q = r->q[Q_KEY];
+		sqlite3_bind_text(q, 1, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, version);
+		ret = step1(r, q, found, sizeof(found), "cannot look up a key",
+			    err);
+		if (ret < 0)
+			return ret;
+		if (ret && strcmp(found, id))
+			return conflict(r, ts, name, version, found, err);
+		if (ret)
+			return skip(ts, name, err);
+	} else {
+		q = r->q[Q_NAMED];
+		sqlite3_bind_text(q, 1, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, name, -1, SQLITE_STATIC);
+		ret = step1(r, q, NULL, 0, "cannot look up a resource", err);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			return skip(ts, name, err);
+	}
+	if (r->failed)		/* only looking for more conflicts */
+		return 0;
+
+	/* Ids are unique in the appliance: the same id in the target is
+	 * this resource already (kept); in another domain, a new id. */
+	q = r->q[Q_BY_ID];
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	ret = step1(r, q, found, sizeof(found), "cannot look up an id", err);
+	if (ret < 0)
+		return ret;
+	if (ret && !strcmp(found, r->target))
+		return skip(ts, name, err);
+	if (ret) {
+		ret = bk_random_id(fresh, err);
+		if (ret)
+			return ret;
+		use = fresh;
+	}
+	ret = insert(r, row, use, mat, mlen, err);
+	if (ret)
+		return ret;
+	ts->restored++;
+	if (use == fresh) {
+		ts->reidentified++;
+		ret = note(ts, ts->reid_names, name, err);
+		if (ret)
+			return ret;
+	}
+	if (!strcmp(type, "users") || !strcmp(type, "groups") ||
+	    !strcmp(type, "cte_policies")) {
+		q = r->q[Q_DONE];
+		sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+		ret = step1(r, q, NULL, 0, "cannot record a restored resource",
+			    err);
+	}
+	return ret < 0 ? ret : 0;
+}
+
+static int on_pair(struct rd *r, int kind, json_object *row, const char *a,
+		   const char *b, struct bk_err *err)
+{
+	sqlite3_stmt *q = r->q[Q_PAIR];
+	int ret;
+
+	if (r->failed)
+		return 0;
+	sqlite3_bind_int(q, 1, kind);
+	sqlite3_bind_text(q, 2, bk_snap_str(row, a), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, bk_snap_str(row, b), -1, SQLITE_STATIC);
+	ret = step1(r, q, NULL, 0, "cannot stage a membership or link", err);
+	if (ret < 0)
+		return ret;
+	r->staged[kind]++;
+	return 0;
+}
+
+static int on_row(void *arg, const char *t, json_object *row,
+		  const uint8_t *mat, size_t mlen, struct bk_err *err)
+{
+	struct rd *r = arg;
+
+	if (!strcmp(t, "resource"))
+		return on_resource(r, row, mat, mlen, err);
+	if (!strcmp(t, "member"))
+		return on_pair(r, P_MEMBER, row, "group", "user", err);
+	if (!strcmp(t, "link"))
+		return on_pair(r, P_LINK, row, "policy", "key", err);
+	if (!strcmp(t, "head"))
+		return on_head(r, row, err);
+	if (!strcmp(t, "domain"))
+		return on_domain(r, row, err);
+	return 0;			/* "end": the reader checked the counts */
+}
+
+/* ---- the restore ---- */
+
+static int target_check(struct rd *r, struct bk_err *err)
+{
+	sqlite3_stmt *q = r->q[Q_TARGET];
+	int rc, ret = 0;
+
+	sqlite3_bind_text(q, 1, r->target, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(q, 0) != SQLITE_NULL &&
+		    !(r->target_hsm = strdup(
+			      (const char *)sqlite3_column_text(q, 0))))
+			ret = bk_errf(err, -ENOMEM, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		ret = bk_errf(err, -ENOENT, "domain %s does not exist",
+			      r->target);
+	} else {
+		ret = bk_store_sqlerr(r->s, rc, "cannot look up the domain",
+				      err);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return ret;
+}
+
+static int resolve(struct rd *r, int kind, struct bk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret = 0;
+
+	if (!r->staged[kind])
+		return 0;
+	rc = sqlite3_prepare_v2(bk_store_db(r->s), resolve_sql[kind], -1, &st,
+				NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE)
+		ret = bk_store_sqlerr(r->s, rc, kind == P_MEMBER ?
+				      "cannot restore group memberships" :
+				      "cannot restore key links", err);
+	else
+		r->kept[kind] = (uint64_t)sqlite3_changes(bk_store_db(r->s));
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int conflict_error(struct rd *r, struct bk_err *err)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < NTYPES; i++)
+		n += r->t[i].conflicts;
+	if (n > 1)
+		return bk_errf(err, -EEXIST,
+			       COPY_ERROR ": key '%s' version %lld exists in domain %s with another id (%s), and %llu more conflicting key%s (see the report); nothing was restored",
+			       r->c_name, r->c_version, r->target, r->c_id,
+			       (unsigned long long)(n - 1), n > 2 ? "s" : "");
+	return bk_errf(err, -EEXIST,
+		       COPY_ERROR ": key '%s' version %lld exists in domain %s with another id (%s); nothing was restored",
+		       r->c_name, r->c_version, r->target, r->c_id);
+}
+
+int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
+			       const char *target, bk_source_fn source,
+			       void *arg, json_object *report,
+			       bk_progress_fn progress, void *progress_arg,
+			       struct bk_err *err)
+{
+	struct rd *r;
+	struct bk_tx tx;
+	int in_tx = 0, ret;
+
+	if (!bk_domain_name_valid(target))
+		return bk_errf(err, -EINVAL, "\"%s\" is not a valid domain name",
+			       target ? target : "");
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return bk_errf(err, -ENOMEM, "out of memory");
+	r->s = s;
+	r->rot = rot;
+	r->target = target;
+	if (stats_init(r)) {
+		ret = bk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = bk_tx_begin(s, &tx, err);
+	if (ret)
+		goto out;
+	in_tx = 1;
+	if ((ret = bk_store_exec(s, temp_create, err)) ||
+	    (ret = prepare(r, err)) ||
+	    (ret = target_check(r, err)))
+		goto out;
+	ret = bk_snapshot_read(source, arg, on_row, r, NULL, progress,
+			       progress_arg, err);
+	if (!ret && r->failed)
+		ret = conflict_error(r, err);
+	if (ret)
+		goto out;
+	if ((ret = resolve(r, P_MEMBER, err)) ||
+	    (ret = resolve(r, P_LINK, err)))
+		goto out;
+	finalize(r);
+	ret = bk_store_exec(s, temp_drop, err);
+	if (ret)
+		goto out;
+	in_tx = 0;
+	ret = bk_tx_commit(s, &tx, err);	/* rolls back if it fails */
+out:
+	finalize(r);
+	if (in_tx)
+		bk_tx_rollback(s, &tx);	/* the temporary tables too */
+	report_fill(r, report, ret == 0);
+	stats_free(r);
+	free(r->target_hsm);
+	free(r);
+	return ret;
+}
