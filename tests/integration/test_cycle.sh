@@ -140,6 +140,25 @@ assert_eq "$(ls "$BK_TMP/c-mnt/system/backups/upload" | wc -l)" "0" "nothing lef
 assert_eq "$(ls "$BK_TMP/c-state/staging" | wc -l)" "$staged" "rejected uploads leave no staged file"
 assert_eq "$(ls "$BK_TMP/c-state/archives" | wc -l)" "0" "no archive stored"
 
+# a tampered copy of a backup that is already there is not "the same
+# archive again": it is refused, and the stored one is unchanged
+cp "$BK_TMP/out/$id.backup" "$BK_TMP/c-mnt/system/backups/upload/"
+stored=$(sha256sum < "$BK_TMP/c-mnt/system/backups/$id/$id.backup")
+assert_fails_with EINVAL cp "$BK_TMP/tampered.backup" "$BK_TMP/c-mnt/system/backups/upload/"
+assert_eq "$(sha256sum < "$BK_TMP/c-mnt/system/backups/$id/$id.backup")" "$stored" "stored archive unchanged"
+cp "$BK_TMP/out/$id.backup" "$BK_TMP/c-mnt/system/backups/upload/again.backup"
+pass "the identical archive uploaded again is accepted"
+# a header whose id is not an engine id is refused, key or no key
+python3 - "$BK_TMP/out/$id.backup" "$BK_TMP/forged.backup" "$id" <<'PY'
+import sys
+data = open(sys.argv[1], 'rb').read()
+forged = data.replace(sys.argv[3].encode(), b'latest' + b'x' * 26, 1)
+open(sys.argv[2], 'wb').write(forged)
+PY
+assert_fails_with EINVAL cp "$BK_TMP/forged.backup" "$BK_TMP/c-mnt/system/backups/upload/"
+assert_status 1 test -d "$BK_TMP/c-mnt/system/backups/latest$(printf 'x%.0s' $(seq 26))"
+rmdir "$BK_TMP/c-mnt/system/backups/$id"
+
 # tar x into upload/ and the restore/ box
 tar -C "$BK_TMP/out" -cf "$BK_TMP/a.tar" "$id.backup"
 tar -C "$BK_TMP/c-mnt/system/backups/upload" -xf "$BK_TMP/a.tar"
