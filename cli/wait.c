@@ -96,10 +96,72 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* "\r[#####     ] 45%  backup 3f2a8b1c... In Progress", cut to the
- * terminal's width. */
+static long long int_field(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return -1;
+	return json_object_get_int64(v);
+}
+
+/* "12.3 MiB" */
+static void human(double bytes, char *out, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (bytes >= 1024 && u < 4) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+}
+
+/* Bytes, rate and ETA of the running operation: "120.0 MiB  40.0 MiB/s
+ * ETA 0:03", or "" before anything is known. */
+struct rate {
+	double t0;
+	long long b0;		/* -1: not started */
+};
+
+static void rate_text(struct rate *r, json_object *o, int progress,
+		      char *out, size_t len)
+{
+	long long done = int_field(o, "bytesDone");
+	long long total = int_field(o, "bytesTotal");
+	double now = now_s(), dt, bps = 0, eta = -1;
+	char b[32], rb[32];
+
+	*out = '\0';
+	if (done < 0)
+		return;
+	if (r->b0 < 0) {
+		r->b0 = done;
+		r->t0 = now;
+	}
+	dt = now - r->t0;
+	if (dt > 0.5)
+		bps = (done - r->b0) / dt;
+	if (total > 0 && bps > 0)
+		eta = (total - done) / bps;
+	else if (progress > 0 && dt > 0.5)
+		eta = dt * (100 - progress) / progress;
+	human((double)done, b, sizeof(b));
+	human(bps, rb, sizeof(rb));
+	if (eta >= 0 && progress < 100)
+		snprintf(out, len, "  %s  %s/s  ETA %d:%02d", b, rb,
+			 (int)eta / 60, (int)eta % 60);
+	else if (bps > 0)
+		snprintf(out, len, "  %s  %s/s", b, rb);
+	else
+		snprintf(out, len, "  %s", b);
+}
+
+/* "\r[#####     ] 45%  backup 3f2a8b1c... In Progress  120.0 MiB
+ * 40.0 MiB/s  ETA 0:03", cut to the terminal's width. */
 static void draw_bar(int progress, const char *op, const char *id,
-		     const char *status)
+		     const char *status, const char *rate)
 {
 	char line[512], bar[BAR_WIDTH + 1];
 	struct winsize ws;
@@ -108,9 +170,9 @@ static void draw_bar(int progress, const char *op, const char *id,
 	for (i = 0; i < BAR_WIDTH; i++)
 		bar[i] = i < fill ? '#' : ' ';
 	bar[BAR_WIDTH] = '\0';
-	n = snprintf(line, sizeof(line), "[%s] %3d%%  %s%s%.8s%s %s", bar,
+	n = snprintf(line, sizeof(line), "[%s] %3d%%  %s%s%.8s%s %s%s", bar,
 		     progress, op, *id ? " " : "", id,
-		     strlen(id) > 8 ? "..." : "", status);
+		     strlen(id) > 8 ? "..." : "", status, rate);
 	if (n >= (int)sizeof(line))
 		n = sizeof(line) - 1;
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
@@ -135,6 +197,8 @@ int cmd_wait(struct cli *c, int argc, char **argv)
 	char last_status[32] = "";
 	json_object *o = NULL;
 	struct timespec ts = { 0, POLL_MS * 1000000L };
+	struct rate rate = { 0, -1 };
+	char rtext[128];
 
 	c->synopsis = "wait MOUNTPOINT [--timeout SECONDS]";
 	ret = cli_parse(c, argc, argv, opts, pos, 1, 1, &npos);
@@ -185,13 +249,15 @@ int cmd_wait(struct cli *c, int argc, char **argv)
 		progress = progress_of(o);
 		if (!strcmp(status, "Completed"))
 			progress = 100;
+		rate_text(&rate, o, progress, rtext, sizeof(rtext));
+		if (tty) {
+			draw_bar(progress, op, id, status, rtext);
+			drawn = 1;
+		}
 		if (progress != last || strcmp(status, last_status)) {
-			if (tty) {
-				draw_bar(progress, op, id, status);
-				drawn = 1;
-			} else {
-				printf("%3d%%  %s%s%s %s\n", progress, op,
-				       *id ? " " : "", id, status);
+			if (!tty) {
+				printf("%3d%%  %s%s%s %s%s\n", progress, op,
+				       *id ? " " : "", id, status, rtext);
 				fflush(stdout);
 			}
 			last = progress;

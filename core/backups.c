@@ -391,14 +391,18 @@ struct backup_job {
 
 struct sink {
 	struct bk_archive_writer *w;
+	struct bk_engine *e;
 };
 
 static int writer_sink(void *arg, const void *buf, size_t len,
 		       struct bk_err *err)
 {
 	struct sink *s = arg;
+	int ret = bk_archive_writer_write(s->w, buf, len, err);
 
-	return bk_archive_writer_write(s->w, buf, len, err);
+	if (!ret)
+		bk_op_bytes(s->e, bk_archive_writer_payload(s->w), 0);
+	return ret;
 }
 
 static void job_progress(void *arg, uint64_t done, uint64_t total)
@@ -483,6 +487,7 @@ static void *backup_main(void *arg)
 	if (ret)
 		goto out;
 	sink.w = w;
+	sink.e = e;
 	ret = bk_snapshot_write(s, e->rot, j->domain, j->filters, writer_sink,
 				&sink, counts, job_progress, e, &err);
 	if (ret)

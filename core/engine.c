@@ -829,6 +829,18 @@ void bk_op_progress(struct bk_engine *e, int percent)
 	pthread_mutex_unlock(&e->op_lock);
 }
 
+void bk_op_bytes(struct bk_engine *e, uint64_t done, uint64_t total)
+{
+	pthread_mutex_lock(&e->op_lock);
+	if (e->op && e->op_running) {
+		json_object_object_add(e->op, "bytesDone",
+				       json_object_new_int64((int64_t)done));
+		json_object_object_add(e->op, "bytesTotal", total ?
+				       json_object_new_int64((int64_t)total) : NULL);
+	}
+	pthread_mutex_unlock(&e->op_lock);
+}
+
 static void op_finish(json_object *op, int ok, const char *message)
 {
 	char now[32];

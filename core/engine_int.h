@@ -78,6 +78,9 @@ int bk_op_begin(struct bk_engine *e, const char *operation,
 		const char *domain, const char *backup_id, uid_t uid,
 		struct bk_err *err);	/* -EBUSY if one runs */
 void bk_op_progress(struct bk_engine *e, int percent);
+/* Bytes processed so far (and in all, 0 if unknown): "bytesDone",
+ * "bytesTotal" in status, for rates and ETAs. */
+void bk_op_bytes(struct bk_engine *e, uint64_t done, uint64_t total);
 /* Ends the running op (status "Completed" or "Failed" with message). */
 void bk_op_end(struct bk_engine *e, int ok, const char *message);
 /* Records a finished synchronous op (uploads) as the last one. */

@@ -88,6 +88,7 @@ static ssize_t archive_source(void *arg, void *buf, size_t len,
 		a->done += n;
 		if (a->total)
 			bk_op_progress(a->e, 50 + (int)(a->done * 49 / a->total));
+		bk_op_bytes(a->e, a->total + a->done, 2 * a->total);
 	}
 	return n;
 }
@@ -95,6 +96,7 @@ static ssize_t archive_source(void *arg, void *buf, size_t len,
 static void verify_progress(void *arg, uint64_t done, uint64_t total)
 {
 	bk_op_progress(arg, total ? (int)(done * 50 / total) : 0);
+	bk_op_bytes(arg, done, 2 * total);
 }
 
 /* restore-report.json: written atomically beside the archives. */
