@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PACKAGES=(build-essential cmake pkg-config libfuse3-dev fuse3 libssl-dev
 	libsqlite3-dev sqlite3 libjson-c-dev libp11-kit-dev libssh-dev rsync jq
-	tar rclone softhsm2 valgrind)
+	tar rclone softhsm2 valgrind groff-base man-db)
 
 installed() {
 	local s
