@@ -14,31 +14,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${1:-/var/tmp/backupfs-demo/state}
 MNT=${2:-/var/tmp/backupfs-demo/mnt}
 BUILD=$ROOT/build
-PACKAGES=(build-essential cmake pkg-config libfuse3-dev fuse3 libssl-dev
-	libsqlite3-dev sqlite3 libjson-c-dev libp11-kit-dev libssh-dev rsync jq
-	tar)
+. "$ROOT/scripts/deps.sh"
 
 say() { echo "demo.sh: $*"; }
 die() { echo "demo.sh: $*" >&2; exit 1; }
-
-installed() {
-	local s
-	s=$(dpkg -s "$1" 2>/dev/null) || return 1
-	[[ $s == *"Status: install ok installed"* ]]
-}
-
-install_missing() {
-	local p missing=()
-	for p in "$@"; do
-		installed "$p" || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	[ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (run as root)"
-	say "installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update
-	apt-get install -y --no-install-recommends "${missing[@]}"
-}
 
 # A FUSE mount whose daemon is gone: listed in /proc/mounts, but stat fails.
 stale_mount() {
@@ -104,7 +83,7 @@ More: $ROOT/README.md, $ROOT/docs/OPERATIONS.md, and cat $MNT/README
 EOF
 }
 
-install_missing "${PACKAGES[@]}"
+bk_install_missing "${BK_BUILD_PACKAGES[@]}"
 [ -c /dev/fuse ] || die "/dev/fuse is missing (modprobe fuse; in a container: --device /dev/fuse --cap-add SYS_ADMIN)"
 
 say "building in $BUILD"

@@ -7,34 +7,9 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PACKAGES=(build-essential cmake pkg-config libfuse3-dev fuse3 libssl-dev
-	libsqlite3-dev sqlite3 libjson-c-dev libp11-kit-dev libssh-dev rsync jq
-	tar rclone softhsm2 valgrind groff-base man-db)
+. "$ROOT/scripts/deps.sh"
 
-installed() {
-	local s
-	s=$(dpkg -s "$1" 2>/dev/null) || return 1
-	[[ $s == *"Status: install ok installed"* ]]
-}
-
-install_missing() {
-	local p missing=()
-	for p in "$@"; do
-		installed "$p" || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "tests/run.sh: missing packages: ${missing[*]}" >&2
-		echo "tests/run.sh: run as root, or install them first" >&2
-		exit 1
-	fi
-	echo "tests/run.sh: installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update
-	apt-get install -y --no-install-recommends "${missing[@]}"
-}
-
-install_missing "${PACKAGES[@]}"
+bk_install_missing "${BK_BUILD_PACKAGES[@]}" "${BK_TEST_PACKAGES[@]}"
 
 if [ ! -c /dev/fuse ]; then
 	echo "tests/run.sh: /dev/fuse is missing: the integration tests mount" >&2
