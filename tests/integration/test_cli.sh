@@ -155,4 +155,24 @@ err=$(ctl wait "$BK_TMP/no-such-dir" 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 1 "wait on a non-mount fails"
 assert_contains "$err" "mounted" "wait on a non-mount says why"
 
+# ---- on a terminal: a bar redrawn in place, with bytes, rate and ETA ----
+echo '{"operation":"backup","backupId":"b3","status":"In Progress","progress":20,"bytesDone":1048576,"bytesTotal":5242880}' > "$F/status"
+(
+	sleep 1
+	echo '{"operation":"backup","backupId":"b3","status":"In Progress","progress":60,"bytesDone":3145728,"bytesTotal":5242880}' > "$F/status.new"
+	mv "$F/status.new" "$F/status"
+	sleep 1
+	echo '{"operation":"backup","backupId":"b3","status":"Completed","progress":100,"bytesDone":5242880,"bytesTotal":5242880}' > "$F/status.new"
+	mv "$F/status.new" "$F/status"
+) &
+writer=$!
+out=$(script -qec "timeout 20 '$BACKUPCTL' wait '$F'" /dev/null) && rc=0 || rc=$?
+wait "$writer"
+assert_eq "$rc" 0 "wait on a terminal exits 0 on Completed"
+assert_contains "$out" "[############" "a progress bar"
+assert_contains "$out" $'\r' "redrawn in place"
+assert_contains "$out" "MiB/s" "with a rate"
+assert_contains "$out" "ETA 0:0" "and an ETA"
+assert_contains "$out" "5.0 MiB" "and the bytes done"
+
 bk_done
