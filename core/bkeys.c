@@ -43,13 +43,11 @@ static int key_lookup(struct bk_store *s, const char *domain, const char *id,
 	sqlite3_stmt *st;
 	int ret;
 
-	if (sqlite3_prepare_v2(bk_store_db(s), "SELECT " KEY_COLS ", wrapped"
-			       " FROM backup_keys WHERE scope = ? AND domain = ?"
-			       " AND id = ?", -1, &st, NULL) != SQLITE_OK)
-		return bk_errf(err, -EIO, "database: %s",
-			       sqlite3_errmsg(bk_store_db(s)));
-	sqlite3_bind_text(st, 1, bk_scope_name(domain), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, bk_scope_domain(domain), -1, SQLITE_STATIC);
+	ret = bk_scope_prepare(s, "SELECT " KEY_COLS ", wrapped FROM backup_keys"
+			       " WHERE scope = ? AND domain = ? AND id = ?",
+			       domain, &st, err);
+	if (ret)
+		return ret;
 	sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
 	ret = sqlite3_step(st);
 	if (ret != SQLITE_ROW) {
@@ -121,12 +119,9 @@ static int has_default(struct bk_store *s, const char *domain)
 	sqlite3_stmt *st;
 	int ret = 0;
 
-	if (sqlite3_prepare_v2(bk_store_db(s), "SELECT 1 FROM backup_keys"
-			       " WHERE scope = ? AND domain = ? AND is_default",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (bk_scope_prepare(s, "SELECT 1 FROM backup_keys WHERE scope = ?"
+			     " AND domain = ? AND is_default", domain, &st, NULL))
 		return 0;
-	sqlite3_bind_text(st, 1, bk_scope_name(domain), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, bk_scope_domain(domain), -1, SQLITE_STATIC);
 	ret = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_finalize(st);
 	return ret;
@@ -138,15 +133,12 @@ static int clear_default(struct bk_store *s, const char *domain,
 	sqlite3_stmt *st;
 	int ret;
 
-	if (sqlite3_prepare_v2(bk_store_db(s), "UPDATE backup_keys SET"
-			       " is_default = 0 WHERE scope = ? AND domain = ?",
-			       -1, &st, NULL) != SQLITE_OK)
-		return bk_errf(err, -EIO, "database: %s",
-			       sqlite3_errmsg(bk_store_db(s)));
-	sqlite3_bind_text(st, 1, bk_scope_name(domain), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, bk_scope_domain(domain), -1, SQLITE_STATIC);
-	ret = sqlite3_step(st) == SQLITE_DONE ? 0 :
-		bk_errf(err, -EIO, "database: %s", sqlite3_errmsg(bk_store_db(s)));
+	ret = bk_scope_prepare(s, "UPDATE backup_keys SET is_default = 0"
+			       " WHERE scope = ? AND domain = ?", domain, &st,
+			       err);
+	if (ret)
+		return ret;
+	ret = sqlite3_step(st) == SQLITE_DONE ? 0 : bk_db_err(s, err);
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -338,13 +330,11 @@ static int default_id(struct bk_store *s, const char *domain, char **id_out,
 	sqlite3_stmt *st;
 	int ret;
 
-	if (sqlite3_prepare_v2(bk_store_db(s), "SELECT id FROM backup_keys"
-			       " WHERE scope = ? AND domain = ? AND is_default",
-			       -1, &st, NULL) != SQLITE_OK)
-		return bk_errf(err, -EIO, "database: %s",
-			       sqlite3_errmsg(bk_store_db(s)));
-	sqlite3_bind_text(st, 1, bk_scope_name(domain), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, bk_scope_domain(domain), -1, SQLITE_STATIC);
+	ret = bk_scope_prepare(s, "SELECT id FROM backup_keys WHERE scope = ?"
+			       " AND domain = ? AND is_default", domain, &st,
+			       err);
+	if (ret)
+		return ret;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*id_out = strdup((const char *)sqlite3_column_text(st, 0));
 		ret = *id_out ? 0 : bk_errf(err, -ENOMEM, "out of memory");

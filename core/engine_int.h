@@ -2,6 +2,7 @@
 #ifndef BK_ENGINE_INT_H
 #define BK_ENGINE_INT_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,6 +53,27 @@ static inline const char *bk_scope_name(const char *domain)
 static inline const char *bk_scope_domain(const char *domain)
 {
 	return domain ? domain : "";
+}
+
+/* -EIO with s's last database message in err. */
+static inline int bk_db_err(struct bk_store *s, struct bk_err *err)
+{
+	return bk_errf(err, -EIO, "database: %s",
+		       sqlite3_errmsg(bk_store_db(s)));
+}
+
+/* Prepares sql on s into *st and binds ?1 and ?2 to domain's scope
+ * (NULL: system); the caller binds the rest and finalizes *st.  On
+ * failure nothing is left to finalize: bk_db_err's -EIO. */
+static inline int bk_scope_prepare(struct bk_store *s, const char *sql,
+				   const char *domain, sqlite3_stmt **st,
+				   struct bk_err *err)
+{
+	if (sqlite3_prepare_v2(bk_store_db(s), sql, -1, st, NULL) != SQLITE_OK)
+		return bk_db_err(s, err);
+	sqlite3_bind_text(*st, 1, bk_scope_name(domain), -1, SQLITE_STATIC);
+	sqlite3_bind_text(*st, 2, bk_scope_domain(domain), -1, SQLITE_STATIC);
+	return 0;
 }
 
 /* request.c: validates a control-file request.  fields: NULL-terminated

@@ -15,59 +15,12 @@
 #include "core/snapshot.h"
 #include "core/store.h"
 #include "hsm/rot.h"
+#include "testutil.h"
 
 static char dir[] = "/tmp/bk-test-filter-XXXXXX";
 static struct bk_store *S;
 static struct bk_rot *ROT;
 static char id_cte2_v1[64], id_frag1[64], id_hmac[64];
-
-/* ---- payload in memory ---- */
-
-struct mem {
-	char *buf;
-	size_t len, cap, pos;
-	int calls;
-	struct bk_store *writer;	/* first sink call: writes through it */
-};
-
-static int mem_sink(void *arg, const void *buf, size_t len, struct bk_err *err)
-{
-	struct mem *m = arg;
-
-	if (m->len + len + 1 > m->cap) {
-		m->cap = (m->len + len + 1) * 2;
-		m->buf = realloc(m->buf, m->cap);
-		if (!m->buf)
-			return bk_errf(err, -ENOMEM, "out of memory");
-	}
-	memcpy(m->buf + m->len, buf, len);
-	m->len += len;
-	m->buf[m->len] = '\0';
-	if (m->writer && m->calls == 0) {
-		/* Commits while the snapshot's read transaction is open. */
-		CHECK_EQ_INT(bk_resource_delete(m->writer, "d", "keys",
-						"cte-key-1", NULL), 0);
-		CHECK_EQ_INT(bk_resource_add(m->writer, ROT, "d", "keys",
-					     "cte-key-3", NULL, NULL, NULL), 0);
-		CHECK_EQ_INT(bk_resource_delete(m->writer, "d", "groups",
-						"key-admins", NULL), 0);
-	}
-	m->calls++;
-	return 0;
-}
-
-static ssize_t mem_source(void *arg, void *buf, size_t len, struct bk_err *err)
-{
-	struct mem *m = arg;
-	size_t n = m->len - m->pos;
-
-	(void)err;
-	if (n > len)
-		n = len;
-	memcpy(buf, m->buf + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
 
 /* What was read back: "type/name" (and "@version" when not 0) for each
  * resource, "m:group/user" for members, "l:policy/key" for links, in
@@ -144,21 +97,22 @@ static char *snap_in(const char *domain, const char *filters, int *ret,
 {
 	json_object *f = filters ? json_tokener_parse(filters) : NULL;
 	json_object *counts = json_object_new_object();
-	struct mem m = { 0 };
+	struct tu_mem m = { 0 };
 	struct got g = { .domain = domain };
 	int r;
 
 	if (filters && !f)
 		fprintf(stderr, "bad test JSON: %s\n", filters);
 	bk_err_clear(e);
-	r = bk_snapshot_write(S, ROT, domain, f, mem_sink, &m, counts, NULL,
+	r = bk_snapshot_write(S, ROT, domain, f, tu_mem_sink, &m, counts, NULL,
 			      NULL, e);
 	*ret = r;
 	if (r) {
 		CHECK(m.len == 0);	/* nothing written */
 		goto out;
 	}
-	r = bk_snapshot_read(mem_source, &m, got_row, &g, NULL, NULL, NULL, e);
+	r = bk_snapshot_read(tu_mem_source, &m, got_row, &g, NULL, NULL, NULL,
+			     e);
 	if (r)
 		fprintf(stderr, "read back: %s\n", e->msg);
 	CHECK_EQ_INT(r, 0);
@@ -595,9 +549,9 @@ static void test_refused(void)
 	f = json_tokener_parse("[]");
 	CHECK_EQ_INT(bk_filters_validate(f, &e), 0);
 	{
-		struct mem m = { 0 };
+		struct tu_mem m = { 0 };
 
-		CHECK_EQ_INT(bk_snapshot_write(S, ROT, NULL, f, mem_sink, &m,
+		CHECK_EQ_INT(bk_snapshot_write(S, ROT, NULL, f, tu_mem_sink, &m,
 					       NULL, NULL, NULL, &e), -EINVAL);
 		CHECK(strstr(e.msg, "domain backups only") != NULL);
 		CHECK(m.len == 0);
@@ -655,22 +609,35 @@ static void test_system(void)
 {
 	json_object *counts = json_object_new_object();
 	struct bk_err e = { 0 };
-	struct mem m = { 0 };
+	struct tu_mem m = { 0 };
 
-	CHECK_EQ_INT(bk_snapshot_write(S, ROT, NULL, NULL, mem_sink, &m, counts,
-				       NULL, NULL, &e), 0);
+	CHECK_EQ_INT(bk_snapshot_write(S, ROT, NULL, NULL, tu_mem_sink, &m,
+				       counts, NULL, NULL, &e), 0);
 	CHECK(m.buf && !strncmp(m.buf, "{\"kind\":\"backupfs-snapshot\",\"format\":1,\"scope\":\"system\",\"domain\":null,", 70));
 	CHECK_EQ_INT(json_object_get_int64(json_object_object_get(counts, "domains")), 3);
 	CHECK_EQ_INT(json_object_get_int64(json_object_object_get(counts, "resources")), 1500 + 30);
 	CHECK_EQ_INT(json_object_get_int64(json_object_object_get(counts, "members")), 7);
 	CHECK_EQ_INT(json_object_get_int64(json_object_object_get(counts, "links")), 5);
-	CHECK_EQ_INT(bk_snapshot_check(mem_source, &m, &e), 0);
+	CHECK_EQ_INT(bk_snapshot_check(tu_mem_source, &m, &e), 0);
 	free(m.buf);
 	json_object_put(counts);
 }
 
 /* Rows committed by another connection after the snapshot began are not
  * in it, nor are rows deleted then missing from it. */
+/* The concurrent writer (arg): commits while the snapshot's read
+ * transaction is open. */
+static void concurrent_writes(void *arg)
+{
+	struct bk_store *w = arg;
+
+	CHECK_EQ_INT(bk_resource_delete(w, "d", "keys", "cte-key-1", NULL), 0);
+	CHECK_EQ_INT(bk_resource_add(w, ROT, "d", "keys", "cte-key-3", NULL,
+				     NULL, NULL), 0);
+	CHECK_EQ_INT(bk_resource_delete(w, "d", "groups", "key-admins", NULL),
+		     0);
+}
+
 static void test_concurrent(void)
 {
 	json_object *f = json_tokener_parse(
@@ -678,18 +645,19 @@ static void test_concurrent(void)
 		"{\"resourceType\":\"users_groups\",\"resourceQuery\":{\"name\":\"alice\"}}]");
 	struct bk_store *w = NULL;
 	struct bk_err e = { 0 };
-	struct mem m = { 0 };
+	struct tu_mem m = { 0 };
 	struct got g = { .domain = "d" };
 	char path[300];
 
 	snprintf(path, sizeof(path), "%s/f.db", dir);
 	CHECK_EQ_INT(bk_store_open(path, 0, &w, &e), 0);
-	m.writer = w;
-	CHECK_EQ_INT(bk_snapshot_write(S, ROT, "d", f, mem_sink, &m, NULL, NULL,
-				       NULL, &e), 0);
+	m.first = concurrent_writes;
+	m.first_arg = w;
+	CHECK_EQ_INT(bk_snapshot_write(S, ROT, "d", f, tu_mem_sink, &m, NULL,
+				       NULL, NULL, &e), 0);
 	CHECK(m.calls > 1);
-	CHECK_EQ_INT(bk_snapshot_read(mem_source, &m, got_row, &g, NULL, NULL,
-				      NULL, &e), 0);
+	CHECK_EQ_INT(bk_snapshot_read(tu_mem_source, &m, got_row, &g, NULL,
+				      NULL, NULL, &e), 0);
 	CHECK(g.s && !strcmp(g.s, "groups/key-admins keys/cte-key-1 keys/cte-key-2 "
 			     "keys/cte-key-2@1 users/alice m:key-admins/alice "));
 	if (g.s && strcmp(g.s, "groups/key-admins keys/cte-key-1 keys/cte-key-2 "
@@ -707,8 +675,6 @@ static void test_concurrent(void)
 
 int main(void)
 {
-	struct bk_err e = { 0 };
-	char path[300];
 	static const char *const files[] = { "f.key", "f.db", "f.db-wal",
 					     "f.db-shm" };
 
@@ -716,16 +682,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/f.key", dir);
-	if (bk_rot_soft_create(path, &e) || bk_rot_soft_open(path, &ROT, &e)) {
-		fprintf(stderr, "root of trust: %s\n", e.msg);
-		return 1;
-	}
-	snprintf(path, sizeof(path), "%s/f.db", dir);
-	if (bk_store_open(path, 1, &S, &e)) {
-		fprintf(stderr, "store: %s\n", e.msg);
-		return 1;
-	}
+	S = tu_open_store(dir, "f", &ROT);
 	fill();
 	test_seed_examples();
 	test_keys();
@@ -736,10 +693,6 @@ int main(void)
 	test_concurrent();
 	bk_store_close(S);
 	bk_rot_free(ROT);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	tu_cleanup(dir, files, sizeof(files) / sizeof(files[0]));
 	return check_done("test_filter");
 }

@@ -16,74 +16,25 @@
 #include "core/snapshot.h"
 #include "core/store.h"
 #include "hsm/rot.h"
+#include "testutil.h"
 
 static char dir[] = "/tmp/bk-test-rdom-XXXXXX";
-
-/* ---- memory sink and source ---- */
-
-struct mem {
-	char *buf;
-	size_t len, cap, pos;
-	size_t chunk;			/* source: bytes per read */
+static const char *const tmp_files[] = {
+	"a.key", "a.db", "a.db-wal", "a.db-shm",
+	"b.key", "b.db", "b.db-wal", "b.db-shm",
+	"c.key", "c.db", "c.db-wal", "c.db-shm",
 };
-
-static int mem_sink(void *arg, const void *buf, size_t len, struct bk_err *err)
-{
-	struct mem *m = arg;
-
-	if (m->len + len > m->cap) {
-		m->cap = (m->len + len) * 2;
-		m->buf = realloc(m->buf, m->cap + 1);
-		if (!m->buf)
-			return bk_errf(err, -ENOMEM, "out of memory");
-	}
-	memcpy(m->buf + m->len, buf, len);
-	m->len += len;
-	m->buf[m->len] = '\0';
-	return 0;
-}
-
-static ssize_t mem_source(void *arg, void *buf, size_t len, struct bk_err *err)
-{
-	struct mem *m = arg;
-	size_t n = m->len - m->pos;
-
-	(void)err;
-	if (n > len)
-		n = len;
-	if (m->chunk && n > m->chunk)
-		n = m->chunk;
-	memcpy(buf, m->buf + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
-
-struct prog {
-	uint64_t last_done, last_total;
-	int calls, backwards;
-};
-
-static void progress(void *arg, uint64_t done, uint64_t total)
-{
-	struct prog *p = arg;
-
-	if (done < p->last_done)
-		p->backwards = 1;
-	p->last_done = done;
-	p->last_total = total;
-	p->calls++;
-}
 
 /* A new payload of domain (NULL: system scope) of s; caller frees. */
 static char *payload(struct bk_store *s, struct bk_rot *rot,
 		     const char *domain)
 {
-	struct mem m = { 0 };
+	struct tu_mem m = { 0 };
 	struct bk_err e = { 0 };
 	int ret;
 
-	ret = bk_snapshot_write(s, rot, domain, NULL, mem_sink, &m, NULL, NULL,
-				NULL, &e);
+	ret = bk_snapshot_write(s, rot, domain, NULL, tu_mem_sink, &m, NULL,
+				NULL, NULL, &e);
 	if (ret)
 		fprintf(stderr, "write %s: %s\n", domain ? domain : "system",
 			e.msg);
@@ -93,48 +44,20 @@ static char *payload(struct bk_store *s, struct bk_rot *rot,
 
 /* Restores text into target; *report (new, caller puts) gets the report. */
 static int restore(struct bk_store *s, struct bk_rot *rot, const char *target,
-		   const char *text, json_object **report, struct prog *p,
+		   const char *text, json_object **report, struct tu_prog *p,
 		   struct bk_err *e)
 {
-	struct mem m = { .buf = (char *)text, .len = strlen(text),
-			 .chunk = 4093 };
+	struct tu_mem m = { .buf = (char *)text, .len = strlen(text),
+			    .chunk = 4093 };
 
 	*report = json_object_new_object();
 	bk_err_clear(e);
-	return bk_snapshot_restore_domain(s, rot, target, mem_source, &m,
-					  *report, p ? progress : NULL, p, e);
+	return bk_snapshot_restore_domain(s, rot, target, tu_mem_source, &m,
+					  *report, p ? tu_progress : NULL, p,
+					  e);
 }
 
 /* ---- stores ---- */
-
-static struct bk_store *open_store(const char *name, struct bk_rot **rot)
-{
-	char path[300];
-	struct bk_store *s = NULL;
-	struct bk_err e = { 0 };
-
-	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-	CHECK_EQ_INT(bk_rot_soft_create(path, &e), 0);
-	CHECK_EQ_INT(bk_rot_soft_open(path, rot, &e), 0);
-	snprintf(path, sizeof(path), "%s/%s.db", dir, name);
-	CHECK_EQ_INT(bk_store_open(path, 1, &s, &e), 0);
-	if (!s || !*rot) {
-		fprintf(stderr, "cannot open %s: %s\n", name, e.msg);
-		exit(1);
-	}
-	return s;
-}
-
-static void add(struct bk_store *s, struct bk_rot *rot, const char *domain,
-		const char *type, const char *name, const char *attrs)
-{
-	struct bk_err e = { 0 };
-	int ret = bk_resource_add(s, rot, domain, type, name, attrs, NULL, &e);
-
-	if (ret)
-		fprintf(stderr, "add %s/%s/%s: %s\n", domain, type, name, e.msg);
-	CHECK_EQ_INT(ret, 0);
-}
 
 static void add_domain(struct bk_store *s, const char *name, const char *hsm)
 {
@@ -203,21 +126,6 @@ static char *pairs(struct bk_store *s, const char *domain)
 		" WHERE domain = ?1 ORDER BY 1, 2, 3", domain);
 }
 
-static long long scalar(struct bk_store *s, const char *sql, const char *bind)
-{
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	if (sqlite3_prepare_v2(bk_store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return -2;
-	if (bind)
-		sqlite3_bind_text(st, 1, bind, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static int member(struct bk_store *s, const char *domain, const char *g,
 		  const char *u)
 {
@@ -225,7 +133,7 @@ static int member(struct bk_store *s, const char *domain, const char *g,
 
 	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM members WHERE"
 		 " domain = ?1 AND group_name = '%s' AND user_name = '%s'", g, u);
-	return (int)scalar(s, sql, domain);
+	return (int)tu_scalar_bind(s, sql, domain);
 }
 
 static int link_of(struct bk_store *s, const char *domain, const char *p,
@@ -235,13 +143,13 @@ static int link_of(struct bk_store *s, const char *domain, const char *p,
 
 	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM key_links WHERE"
 		 " domain = ?1 AND policy_name = '%s' AND key_name = '%s'", p, k);
-	return (int)scalar(s, sql, domain);
+	return (int)tu_scalar_bind(s, sql, domain);
 }
 
 static long long temp_tables(struct bk_store *s)
 {
-	return scalar(s, "SELECT COUNT(*) FROM temp.sqlite_master"
-		      " WHERE name LIKE 'bk_rd%'", NULL);
+	return tu_scalar(s, "SELECT COUNT(*) FROM temp.sqlite_master"
+		      " WHERE name LIKE 'bk_rd%'");
 }
 
 /* A payload without ids and domain names: what a restore must carry
@@ -321,24 +229,24 @@ static const char *const others[] = {
 static void fill_src(struct bk_store *a, struct bk_rot *rot)
 {
 	add_domain(a, "src", NULL);
-	add(a, rot, "src", "keys", "k-aes", "{\"algorithm\":\"AES\",\"size\":256,\"labels\":{\"app\":\"payroll\"}}");
-	add(a, rot, "src", "keys", "k-aes", "{\"version\":1}");
-	add(a, rot, "src", "keys", "k-hmac", "{\"algorithm\":\"HMAC\",\"size\":512}");
-	add(a, rot, "src", "keys", "k-ec", "{\"algorithm\":\"EC\",\"curve\":\"P-384\"}");
-	add(a, rot, "src", "users", "alice", "{\"email\":\"alice@example.com\",\"note\":\"slash / uni \\u00e9\"}");
-	add(a, rot, "src", "users", "bob", NULL);
-	add(a, rot, "src", "users", "frank", "{\"email\":\"frank@local\"}");
-	add(a, rot, "src", "groups", "devs", "{\"members\":[\"alice\",\"bob\"]}");
-	add(a, rot, "src", "groups", "ops", "{\"members\":[\"alice\",\"frank\"]}");
-	add(a, rot, "src", "cte_policies", "p-std", "{\"policy_type\":\"Standard\",\"keys\":[\"k-aes\",\"k-ec\"]}");
-	add(a, rot, "src", "cte_policies", "p-ld", "{\"policy_type\":\"LDT\",\"keys\":[\"k-hmac\"]}");
-	add(a, rot, "src", "customer_fragments", "cf1", "{\"n\":1.5}");
+	tu_add(a, rot, "src", "keys", "k-aes", "{\"algorithm\":\"AES\",\"size\":256,\"labels\":{\"app\":\"payroll\"}}");
+	tu_add(a, rot, "src", "keys", "k-aes", "{\"version\":1}");
+	tu_add(a, rot, "src", "keys", "k-hmac", "{\"algorithm\":\"HMAC\",\"size\":512}");
+	tu_add(a, rot, "src", "keys", "k-ec", "{\"algorithm\":\"EC\",\"curve\":\"P-384\"}");
+	tu_add(a, rot, "src", "users", "alice", "{\"email\":\"alice@example.com\",\"note\":\"slash / uni \\u00e9\"}");
+	tu_add(a, rot, "src", "users", "bob", NULL);
+	tu_add(a, rot, "src", "users", "frank", "{\"email\":\"frank@local\"}");
+	tu_add(a, rot, "src", "groups", "devs", "{\"members\":[\"alice\",\"bob\"]}");
+	tu_add(a, rot, "src", "groups", "ops", "{\"members\":[\"alice\",\"frank\"]}");
+	tu_add(a, rot, "src", "cte_policies", "p-std", "{\"policy_type\":\"Standard\",\"keys\":[\"k-aes\",\"k-ec\"]}");
+	tu_add(a, rot, "src", "cte_policies", "p-ld", "{\"policy_type\":\"LDT\",\"keys\":[\"k-hmac\"]}");
+	tu_add(a, rot, "src", "customer_fragments", "cf1", "{\"n\":1.5}");
 	for (int i = 0; others[i]; i++)
-		add(a, rot, "src", others[i], "o-one", "{\"list\":[1,\"2\",null,true]}");
+		tu_add(a, rot, "src", others[i], "o-one", "{\"list\":[1,\"2\",null,true]}");
 	/* Not in src's payload. */
 	add_domain(a, "other", NULL);
-	add(a, rot, "other", "keys", "o-key", NULL);
-	add(a, rot, "other", "users", "alice", NULL);
+	tu_add(a, rot, "other", "keys", "o-key", NULL);
+	tu_add(a, rot, "other", "users", "alice", NULL);
 }
 
 /* ---- the tests ---- */
@@ -349,18 +257,18 @@ static void fill_src(struct bk_store *a, struct bk_rot *rot)
 static void test_other_store(struct bk_store *a, const char *text)
 {
 	struct bk_rot *rot_b = NULL;
-	struct bk_store *b = open_store("b", &rot_b);
-	struct prog p = { 0 };
+	struct bk_store *b = tu_open_store(dir, "b", &rot_b);
+	struct tu_prog p = { 0 };
 	struct bk_err e = { 0 };
 	json_object *report;
-	char *x, *y, *side, *before, *back;
+	char *x, *side, *before, *back;
 	int ret;
 
 	add_domain(b, "dst", NULL);
 	add_domain(b, "side", NULL);
-	add(b, rot_b, "side", "keys", "k-aes", NULL);
-	add(b, rot_b, "side", "users", "alice", NULL);
-	add(b, rot_b, "side", "groups", "devs", "{\"members\":[\"alice\"]}");
+	tu_add(b, rot_b, "side", "keys", "k-aes", NULL);
+	tu_add(b, rot_b, "side", "users", "alice", NULL);
+	tu_add(b, rot_b, "side", "groups", "devs", "{\"members\":[\"alice\"]}");
 	side = domain_rows(b, "side", 1);
 
 	ret = restore(b, rot_b, "dst", text, &report, &p, &e);
@@ -390,26 +298,14 @@ static void test_other_store(struct bk_store *a, const char *text)
 	json_object_put(report);
 
 	/* The same rows, ids, fingerprints, memberships and links. */
-	x = domain_rows(a, "src", 1);
-	y = domain_rows(b, "dst", 1);
-	CHECK(!strcmp(x, y));
-	free(x);
-	free(y);
-	x = pairs(a, "src");
-	y = pairs(b, "dst");
-	CHECK(!strcmp(x, y));
-	free(x);
-	free(y);
+	CHECK(tu_same(domain_rows(a, "src", 1), domain_rows(b, "dst", 1)));
+	CHECK(tu_same(pairs(a, "src"), pairs(b, "dst")));
 	/* The same material: b's own snapshot unwraps it (checking each
 	 * fingerprint) and carries the same lines. */
 	back = payload(b, rot_b, "dst");
-	x = norm(text);
-	y = norm(back);
-	CHECK(!strcmp(x, y));
-	free(x);
-	free(y);
+	CHECK(tu_same(norm(text), norm(back)));
 	/* No domain src appeared; side untouched; no temporary tables. */
-	CHECK_EQ_INT(scalar(b, "SELECT COUNT(*) FROM domains", NULL), 2);
+	CHECK_EQ_INT(tu_scalar(b, "SELECT COUNT(*) FROM domains"), 2);
 	x = domain_rows(b, "side", 1);
 	CHECK(!strcmp(x, side));
 	free(x);
@@ -443,11 +339,7 @@ static void test_other_store(struct bk_store *a, const char *text)
 	CHECK_EQ_INT(rep_n(report, "keys", "restored"), 1);
 	CHECK_EQ_INT(rep_n(report, "keys", "skipped"), 3);
 	json_object_put(report);
-	x = domain_rows(a, "src", 1);
-	y = domain_rows(b, "dst", 1);
-	CHECK(!strcmp(x, y));
-	free(x);
-	free(y);
+	CHECK(tu_same(domain_rows(a, "src", 1), domain_rows(b, "dst", 1)));
 
 	free(back);
 	free(side);
@@ -467,7 +359,7 @@ static void test_same_store(struct bk_store *a, struct bk_rot *rot,
 {
 	struct bk_err e = { 0 };
 	json_object *report;
-	char *before, *x, *y, *back;
+	char *before, *x, *back;
 	int ret;
 
 	before = rows(a, ALL_BUT_COPY, NULL);
@@ -482,34 +374,22 @@ static void test_same_store(struct bk_store *a, struct bk_rot *rot,
 	CHECK_EQ_INT(rep_n(report, "members", "restored"), 4);
 	CHECK_EQ_INT(rep_n(report, "links", "restored"), 3);
 	json_object_put(report);
-	CHECK_EQ_INT(scalar(a, "SELECT COUNT(*) FROM resources WHERE domain = 'copy'", NULL), 18);
-	CHECK_EQ_INT(scalar(a, "SELECT COUNT(*) FROM resources c JOIN resources s"
+	CHECK_EQ_INT(tu_scalar(a, "SELECT COUNT(*) FROM resources WHERE domain = 'copy'"), 18);
+	CHECK_EQ_INT(tu_scalar(a, "SELECT COUNT(*) FROM resources c JOIN resources s"
 			    " ON c.name = s.name AND c.type = s.type"
 			    " AND c.version = s.version AND c.id <> s.id"
 			    " AND c.fingerprint IS s.fingerprint"
-			    " WHERE c.domain = 'copy' AND s.domain = 'src'", NULL), 18);
-	x = domain_rows(a, "src", 0);
-	y = domain_rows(a, "copy", 0);
-	CHECK(!strcmp(x, y));
-	free(x);
-	free(y);
-	x = pairs(a, "src");
-	y = pairs(a, "copy");
-	CHECK(!strcmp(x, y));
-	free(x);
-	free(y);
+			    " WHERE c.domain = 'copy' AND s.domain = 'src'"), 18);
+	CHECK(tu_same(domain_rows(a, "src", 0), domain_rows(a, "copy", 0)));
+	CHECK(tu_same(pairs(a, "src"), pairs(a, "copy")));
 	back = payload(a, rot, "copy");
-	x = norm(text);
-	y = norm(back);
-	CHECK(!strcmp(x, y));
-	free(x);
-	free(y);
+	CHECK(tu_same(norm(text), norm(back)));
 	free(back);
 	x = rows(a, ALL_BUT_COPY, NULL);
 	CHECK(!strcmp(x, before));
 	free(x);
 	free(before);
-	CHECK_EQ_INT(scalar(a, "SELECT COUNT(*) FROM domains", NULL), 3);
+	CHECK_EQ_INT(tu_scalar(a, "SELECT COUNT(*) FROM domains"), 3);
 }
 
 /* Keys with the same name and version but another id: the seed's error,
@@ -523,9 +403,9 @@ static void test_conflict(struct bk_store *c, struct bk_rot *rot,
 	int ret;
 
 	add_domain(c, "tgt", NULL);
-	add(c, rot, "tgt", "keys", "k-aes", NULL);		/* version 0 */
-	add(c, rot, "tgt", "keys", "k-ec", "{\"algorithm\":\"EC\"}");
-	add(c, rot, "tgt", "users", "zed", NULL);
+	tu_add(c, rot, "tgt", "keys", "k-aes", NULL);		/* version 0 */
+	tu_add(c, rot, "tgt", "keys", "k-ec", "{\"algorithm\":\"EC\"}");
+	tu_add(c, rot, "tgt", "users", "zed", NULL);
 	id = rows(c, "SELECT id FROM resources WHERE domain = 'tgt'"
 		  " AND name = 'k-aes'", NULL);
 	id[strlen(id) - 1] = '\0';
@@ -565,7 +445,7 @@ static void test_users_groups(struct bk_store *c, struct bk_rot *rot,
 	int ret;
 
 	add_domain(c, "t-user", NULL);
-	add(c, rot, "t-user", "users", "alice", "{\"email\":\"mine@local\"}");
+	tu_add(c, rot, "t-user", "users", "alice", "{\"email\":\"mine@local\"}");
 	mine = domain_rows(c, "t-user", 1);
 	ret = restore(c, rot, "t-user", text, &report, NULL, &e);
 	if (ret)
@@ -580,16 +460,18 @@ static void test_users_groups(struct bk_store *c, struct bk_rot *rot,
 	json_object_put(report);
 	CHECK_EQ_INT(member(c, "t-user", "devs", "bob"), 1);
 	CHECK_EQ_INT(member(c, "t-user", "ops", "frank"), 1);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM members WHERE domain = ?1"
-			    " AND user_name = 'alice'", "t-user"), 0);
+	CHECK_EQ_INT(tu_scalar_bind(c,
+			"SELECT COUNT(*) FROM members WHERE domain = ?1"
+			" AND user_name = 'alice'", "t-user"), 0);
 	CHECK(strstr(mine, "mine@local") != NULL);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM resources WHERE domain = ?1"
-			    " AND attrs LIKE '%mine@local%'", "t-user"), 1);
+	CHECK_EQ_INT(tu_scalar_bind(c,
+			"SELECT COUNT(*) FROM resources WHERE domain = ?1"
+			" AND attrs LIKE '%mine@local%'", "t-user"), 1);
 	free(mine);
 
 	add_domain(c, "t-group", NULL);
-	add(c, rot, "t-group", "users", "carol", NULL);
-	add(c, rot, "t-group", "groups", "devs", "{\"members\":[\"carol\"]}");
+	tu_add(c, rot, "t-group", "users", "carol", NULL);
+	tu_add(c, rot, "t-group", "groups", "devs", "{\"members\":[\"carol\"]}");
 	ret = restore(c, rot, "t-group", text, &report, NULL, &e);
 	CHECK_EQ_INT(ret, 0);
 	CHECK_EQ_INT(rep_n(report, "groups", "restored"), 1);
@@ -599,11 +481,13 @@ static void test_users_groups(struct bk_store *c, struct bk_rot *rot,
 	CHECK_EQ_INT(rep_n(report, "members", "restored"), 2);
 	CHECK_EQ_INT(rep_n(report, "members", "dropped"), 2);
 	json_object_put(report);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM resources WHERE domain = ?1"
-			    " AND type = 'users' AND name IN ('alice', 'bob')",
+	CHECK_EQ_INT(tu_scalar_bind(c,
+			"SELECT COUNT(*) FROM resources WHERE domain = ?1"
+			" AND type = 'users' AND name IN ('alice', 'bob')",
 			    "t-group"), 2);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM members WHERE domain = ?1"
-			    " AND group_name = 'devs'", "t-group"), 1);
+	CHECK_EQ_INT(tu_scalar_bind(c,
+			"SELECT COUNT(*) FROM members WHERE domain = ?1"
+			" AND group_name = 'devs'", "t-group"), 1);
 	CHECK_EQ_INT(member(c, "t-group", "devs", "carol"), 1);
 	CHECK_EQ_INT(member(c, "t-group", "ops", "alice"), 1);
 	CHECK_EQ_INT(member(c, "t-group", "ops", "frank"), 1);
@@ -618,9 +502,9 @@ static void test_cte(struct bk_store *c, struct bk_rot *rot, const char *text)
 	int ret;
 
 	add_domain(c, "t-cte", NULL);
-	add(c, rot, "t-cte", "keys", "mine", NULL);
-	add(c, rot, "t-cte", "cte_policies", "p-std", "{\"keys\":[\"mine\"]}");
-	add(c, rot, "t-cte", "customer_fragments", "cf1", "{\"mine\":true}");
+	tu_add(c, rot, "t-cte", "keys", "mine", NULL);
+	tu_add(c, rot, "t-cte", "cte_policies", "p-std", "{\"keys\":[\"mine\"]}");
+	tu_add(c, rot, "t-cte", "customer_fragments", "cf1", "{\"mine\":true}");
 	ret = restore(c, rot, "t-cte", text, &report, NULL, &e);
 	CHECK_EQ_INT(ret, 0);
 	CHECK_EQ_INT(rep_n(report, "cte_policies", "restored"), 1);
@@ -632,12 +516,14 @@ static void test_cte(struct bk_store *c, struct bk_rot *rot, const char *text)
 	CHECK_EQ_INT(rep_n(report, "links", "restored"), 1);
 	CHECK_EQ_INT(rep_n(report, "links", "dropped"), 2);
 	json_object_put(report);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM key_links WHERE domain = ?1"
-			    " AND policy_name = 'p-std'", "t-cte"), 1);
+	CHECK_EQ_INT(tu_scalar_bind(c,
+			"SELECT COUNT(*) FROM key_links WHERE domain = ?1"
+			" AND policy_name = 'p-std'", "t-cte"), 1);
 	CHECK_EQ_INT(link_of(c, "t-cte", "p-std", "mine"), 1);
 	CHECK_EQ_INT(link_of(c, "t-cte", "p-ld", "k-hmac"), 1);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM resources WHERE domain = ?1"
-			    " AND type = 'customer_fragments'"
+	CHECK_EQ_INT(tu_scalar_bind(c,
+			"SELECT COUNT(*) FROM resources WHERE domain = ?1"
+			" AND type = 'customer_fragments'"
 			    " AND attrs = '{\"mine\":true}'", "t-cte"), 1);
 }
 
@@ -652,15 +538,15 @@ static void test_links(struct bk_store *a, struct bk_rot *rot_a,
 	int ret;
 
 	add_domain(a, "lsrc", NULL);
-	add(a, rot_a, "lsrc", "keys", "k1", NULL);
-	add(a, rot_a, "lsrc", "cte_policies", "p1", "{\"keys\":[\"k1\"]}");
-	add(a, rot_a, "lsrc", "cte_policies", "p3", "{\"keys\":[\"kx\"]}");
-	add(a, rot_a, "lsrc", "cte_policies", "p4", "{\"keys\":[\"knone\"]}");
-	add(a, rot_a, "lsrc", "cte_policies", "p5", "{\"keys\":[\"k1\"]}");
+	tu_add(a, rot_a, "lsrc", "keys", "k1", NULL);
+	tu_add(a, rot_a, "lsrc", "cte_policies", "p1", "{\"keys\":[\"k1\"]}");
+	tu_add(a, rot_a, "lsrc", "cte_policies", "p3", "{\"keys\":[\"kx\"]}");
+	tu_add(a, rot_a, "lsrc", "cte_policies", "p4", "{\"keys\":[\"knone\"]}");
+	tu_add(a, rot_a, "lsrc", "cte_policies", "p5", "{\"keys\":[\"k1\"]}");
 	text = payload(a, rot_a, "lsrc");
 	add_domain(c, "t-links", NULL);
-	add(c, rot, "t-links", "keys", "kx", NULL);
-	add(c, rot, "t-links", "cte_policies", "p1", "{\"keys\":[\"kx\"]}");
+	tu_add(c, rot, "t-links", "keys", "kx", NULL);
+	tu_add(c, rot, "t-links", "cte_policies", "p1", "{\"keys\":[\"kx\"]}");
 	ret = restore(c, rot, "t-links", text, &report, NULL, &e);
 	CHECK_EQ_INT(ret, 0);
 	CHECK_EQ_INT(rep_n(report, "links", "restored"), 2);
@@ -728,7 +614,7 @@ static void test_hand(struct bk_store *c, struct bk_rot *rot)
 		"\"createdAt\":\"2026-01-01T00:00:00Z\"}\n%s", head, body);
 	text = end_line(text, 1, 0, 1, 1, 1, 2, 1);
 	add_domain(c, "t-hand", NULL);
-	add(c, rot, "t-hand", "keys", "there", NULL);
+	tu_add(c, rot, "t-hand", "keys", "there", NULL);
 	ret = restore(c, rot, "t-hand", text, &report, NULL, &e);
 	if (ret)
 		fprintf(stderr, "restore: %s\n", e.msg);
@@ -740,8 +626,8 @@ static void test_hand(struct bk_store *c, struct bk_rot *rot)
 	CHECK_EQ_INT(member(c, "t-hand", "g1", "u1"), 1);
 	CHECK_EQ_INT(member(c, "t-hand", "g1", "ghost"), 0);
 	CHECK_EQ_INT(link_of(c, "t-hand", "pol", "there"), 1);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM resources WHERE id = 'hand-u1'"
-			    " AND domain = 't-hand'", NULL), 1);
+	CHECK_EQ_INT(tu_scalar(c, "SELECT COUNT(*) FROM resources WHERE id = 'hand-u1'"
+			    " AND domain = 't-hand'"), 1);
 	free(text);
 
 	/* The same id under another name: that resource is already here. */
@@ -828,33 +714,6 @@ static void test_many(struct bk_store *c, struct bk_rot *rot)
 	free(text);
 }
 
-/* Replaces the n-th line (0 = first) of text with repl (NULL: deletes
- * it); returns a new string. */
-static char *edit_line(const char *text, int n, const char *repl)
-{
-	const char *p = text, *end;
-	size_t rl = repl ? strlen(repl) + 1 : 0;
-	char *out;
-
-	for (int i = 0; i < n && p; i++) {
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	if (!p)
-		return NULL;
-	end = strchr(p, '\n');
-	end = end ? end + 1 : p + strlen(p);
-	out = malloc(strlen(text) + rl + 1);
-	memcpy(out, text, (size_t)(p - text));
-	if (repl) {
-		memcpy(out + (p - text), repl, rl - 1);
-		out[(p - text) + rl - 1] = '\n';
-	}
-	strcpy(out + (p - text) + rl, end);
-	return out;
-}
-
 /* Corrupt, truncated and system payloads, a missing target: an error and
  * nothing changed. */
 static void test_bad(struct bk_store *a, struct bk_rot *rot_a,
@@ -866,17 +725,17 @@ static void test_bad(struct bk_store *a, struct bk_rot *rot_a,
 	int ret;
 
 	add_domain(c, "t-bad", NULL);
-	add(c, rot, "t-bad", "users", "zed", NULL);
+	tu_add(c, rot, "t-bad", "users", "zed", NULL);
 	before = dump(c);
 
 	/* A bad line in the middle, after rows were inserted. */
-	bad = edit_line(text, 14, "{\"t\":\"resource\",\"oops\":1}");
+	bad = tu_edit_line(text, 14, "{\"t\":\"resource\",\"oops\":1}");
 	ret = restore(c, rot, "t-bad", bad, &report, NULL, &e);
 	CHECK_EQ_INT(ret, -EINVAL);
 	CHECK(strstr(e.msg, "payload line 15") != NULL);
 	json_object_put(report);
 	free(bad);
-	bad = edit_line(text, 14, "not json");
+	bad = tu_edit_line(text, 14, "not json");
 	CHECK_EQ_INT(restore(c, rot, "t-bad", bad, &report, NULL, &e), -EINVAL);
 	json_object_put(report);
 	free(bad);
@@ -889,12 +748,12 @@ static void test_bad(struct bk_store *a, struct bk_rot *rot_a,
 	json_object_put(report);
 	free(bad);
 	/* Truncated: no end line; then a line lost. */
-	bad = edit_line(text, 1 + 1 + 18 + 4 + 3, NULL);	/* the end line */
+	bad = tu_edit_line(text, 1 + 1 + 18 + 4 + 3, NULL);	/* the end line */
 	CHECK_EQ_INT(restore(c, rot, "t-bad", bad, &report, NULL, &e), -EINVAL);
 	CHECK(strstr(e.msg, "truncated") != NULL);
 	json_object_put(report);
 	free(bad);
-	bad = edit_line(text, 20, NULL);
+	bad = tu_edit_line(text, 20, NULL);
 	CHECK_EQ_INT(restore(c, rot, "t-bad", bad, &report, NULL, &e), -EINVAL);
 	json_object_put(report);
 	free(bad);
@@ -931,8 +790,8 @@ static void test_caller_tx(struct bk_store *c, struct bk_rot *rot,
 	add_domain(c, "t-tx", NULL);
 	add_domain(c, "t-tx2", NULL);
 	CHECK_EQ_INT(bk_store_begin(c, &e), 0);
-	add(c, rot, "t-tx", "users", "in-tx", NULL);
-	add(c, rot, "t-tx", "keys", "k-ec", NULL);
+	tu_add(c, rot, "t-tx", "users", "in-tx", NULL);
+	tu_add(c, rot, "t-tx", "keys", "k-ec", NULL);
 	CHECK_EQ_INT(restore(c, rot, "t-tx", text, &report, NULL, &e), -EEXIST);
 	json_object_put(report);
 	CHECK(!sqlite3_get_autocommit(bk_store_db(c)));
@@ -940,28 +799,15 @@ static void test_caller_tx(struct bk_store *c, struct bk_rot *rot,
 	json_object_put(report);
 	CHECK(!sqlite3_get_autocommit(bk_store_db(c)));
 	CHECK_EQ_INT(bk_store_commit(c, &e), 0);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM resources WHERE domain = ?1",
-			    "t-tx"), 2);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM resources WHERE domain = ?1",
-			    "t-tx2"), 18);
-	CHECK_EQ_INT(scalar(c, "SELECT COUNT(*) FROM members WHERE domain = ?1",
-			    "t-tx2"), 4);
-}
-
-static void cleanup(void)
-{
-	static const char *const names[] = {
-		"a.key", "a.db", "a.db-wal", "a.db-shm",
-		"b.key", "b.db", "b.db-wal", "b.db-shm",
-		"c.key", "c.db", "c.db-wal", "c.db-shm",
-	};
-	char path[300];
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	CHECK_EQ_INT(tu_scalar_bind(c,
+			"SELECT COUNT(*) FROM resources WHERE domain = ?1",
+			"t-tx"), 2);
+	CHECK_EQ_INT(tu_scalar_bind(c,
+			"SELECT COUNT(*) FROM resources WHERE domain = ?1",
+			"t-tx2"), 18);
+	CHECK_EQ_INT(tu_scalar_bind(c,
+			"SELECT COUNT(*) FROM members WHERE domain = ?1",
+			"t-tx2"), 4);
 }
 
 int main(void)
@@ -975,8 +821,8 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	a = open_store("a", &rot_a);
-	c = open_store("c", &rot_c);
+	a = tu_open_store(dir, "a", &rot_a);
+	c = tu_open_store(dir, "c", &rot_c);
 	fill_src(a, rot_a);
 	text = payload(a, rot_a, "src");
 	CHECK(text && strstr(text, "\"scope\":\"domain\",\"domain\":\"src\""));
@@ -998,6 +844,6 @@ int main(void)
 	bk_store_close(c);
 	bk_rot_free(rot_a);
 	bk_rot_free(rot_c);
-	cleanup();
+	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
 	return check_done("test_restore_domain");
 }

@@ -14,88 +14,33 @@
 #include "core/snapshot.h"
 #include "core/store.h"
 #include "hsm/rot.h"
+#include "testutil.h"
 
 static char dir[] = "/tmp/bk-test-snap-XXXXXX";
-
-/* ---- memory sink and source ---- */
-
-struct mem {
-	char *buf;
-	size_t len, cap, pos;
-	size_t chunk;			/* source: bytes per read */
-	int sink_calls;
-	/* sink: on the first call, write through this other connection */
-	struct bk_store *writer;
-	struct bk_rot *rot;
+static const char *const tmp_files[] = {
+	"a.key", "a.db", "a.db-wal", "a.db-shm", "b.key", "b.db",
+	"b.db-wal", "b.db-shm", "c.key", "c.db", "c.db-wal", "c.db-shm",
 };
-
-static int mem_sink(void *arg, const void *buf, size_t len, struct bk_err *err)
-{
-	struct mem *m = arg;
-
-	if (m->len + len > m->cap) {
-		m->cap = (m->len + len) * 2;
-		m->buf = realloc(m->buf, m->cap + 1);
-		if (!m->buf)
-			return bk_errf(err, -ENOMEM, "out of memory");
-	}
-	memcpy(m->buf + m->len, buf, len);
-	m->len += len;
-	m->buf[m->len] = '\0';
-	if (m->writer && m->sink_calls == 0) {
-		char name[32];
-
-		/* Commits while the snapshot's read transaction is open. */
-		CHECK_EQ_INT(bk_domain_add(m->writer, "late", NULL, NULL), 0);
-		for (int i = 0; i < 50; i++) {
-			snprintf(name, sizeof(name), "late-%d", i);
-			CHECK_EQ_INT(bk_resource_add(m->writer, m->rot, "root",
-				     i % 2 ? "keys" : "users", name, NULL, NULL,
-				     NULL), 0);
-		}
-		CHECK_EQ_INT(bk_resource_delete(m->writer, "root", "groups",
-						"admins", NULL), 0);
-	}
-	m->sink_calls++;
-	return 0;
-}
-
-static ssize_t mem_source(void *arg, void *buf, size_t len, struct bk_err *err)
-{
-	struct mem *m = arg;
-	size_t n = m->len - m->pos;
-
-	(void)err;
-	if (n > len)
-		n = len;
-	if (m->chunk && n > m->chunk)
-		n = m->chunk;
-	memcpy(buf, m->buf + m->pos, n);
-	m->pos += n;
-	return (ssize_t)n;
-}
 
 static int check_text(const char *text, size_t chunk, struct bk_err *e)
 {
-	struct mem m = { .buf = (char *)text, .len = strlen(text),
-			 .chunk = chunk };
+	struct tu_mem m = { .buf = (char *)text, .len = strlen(text),
+			    .chunk = chunk };
 
 	bk_err_clear(e);
-	return bk_snapshot_check(mem_source, &m, e);
+	return bk_snapshot_check(tu_mem_source, &m, e);
 }
-
-static void progress(void *arg, uint64_t done, uint64_t total);
 
 static int restore_text_p(struct bk_store *s, struct bk_rot *rot,
 			  const char *text, json_object *report, void *prog,
 			  struct bk_err *e)
 {
-	struct mem m = { .buf = (char *)text, .len = strlen(text),
-			 .chunk = 4093 };
+	struct tu_mem m = { .buf = (char *)text, .len = strlen(text),
+			    .chunk = 4093 };
 
 	bk_err_clear(e);
-	return bk_snapshot_restore_system(s, rot, mem_source, &m, report,
-					  prog ? progress : NULL, prog, e);
+	return bk_snapshot_restore_system(s, rot, tu_mem_source, &m, report,
+					  prog ? tu_progress : NULL, prog, e);
 }
 
 static int restore_text(struct bk_store *s, struct bk_rot *rot,
@@ -104,70 +49,31 @@ static int restore_text(struct bk_store *s, struct bk_rot *rot,
 	return restore_text_p(s, rot, text, report, NULL, e);
 }
 
-/* ---- stores ---- */
-
-static struct bk_store *open_store(const char *name, struct bk_rot **rot)
-{
-	char path[300];
-	struct bk_store *s = NULL;
-	struct bk_err e = { 0 };
-
-	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
-	CHECK_EQ_INT(bk_rot_soft_create(path, &e), 0);
-	CHECK_EQ_INT(bk_rot_soft_open(path, rot, &e), 0);
-	snprintf(path, sizeof(path), "%s/%s.db", dir, name);
-	CHECK_EQ_INT(bk_store_open(path, 1, &s, &e), 0);
-	if (!s || !*rot) {
-		fprintf(stderr, "cannot open %s: %s\n", name, e.msg);
-		exit(1);
-	}
-	return s;
-}
-
-static void add(struct bk_store *s, struct bk_rot *rot, const char *domain,
-		const char *type, const char *name, const char *attrs)
-{
-	struct bk_err e = { 0 };
-	int ret = bk_resource_add(s, rot, domain, type, name, attrs, NULL, &e);
-
-	if (ret)
-		fprintf(stderr, "add %s/%s/%s: %s\n", domain, type, name, e.msg);
-	CHECK_EQ_INT(ret, 0);
-}
-
 /* Appliance-local and backup-subsystem rows that a restore must keep. */
 static void add_local(struct bk_store *s, const char *tag)
 {
+	static const char *const inserts[] = {
+		"INSERT INTO backup_keys(scope, domain, id, name, is_default,"
+		" wrapped, fingerprint, created_at, created_epoch)"
+		" VALUES('system', '', ?1, 'default', 1, x'0102', 'fp', 'now', 1);",
+		"INSERT INTO backups(id, scope, domain, status) VALUES(?1,"
+		" 'system', '', 'Completed')",
+		"INSERT INTO operations(id, operation, status) VALUES(?1,"
+		" 'backup', 'Completed')",
+		"INSERT INTO audit(time, uid, action, target) VALUES('now', 0,"
+		" 'backup', ?1)",
+	};
 	struct bk_err e = { 0 };
 	sqlite3_stmt *st;
 
 	CHECK_EQ_INT(bk_setting_set(s, "instance_name", tag, &e), 0);
-	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
-		"INSERT INTO backup_keys(scope, domain, id, name, is_default,"
-		" wrapped, fingerprint, created_at, created_epoch)"
-		" VALUES('system', '', ?1, 'default', 1, x'0102', 'fp', 'now', 1);"
-		, -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
-	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
-	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
-		"INSERT INTO backups(id, scope, domain, status) VALUES(?1,"
-		" 'system', '', 'Completed')", -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
-	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
-	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
-		"INSERT INTO operations(id, operation, status) VALUES(?1,"
-		" 'backup', 'Completed')", -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
-	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
-	CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s),
-		"INSERT INTO audit(time, uid, action, target) VALUES('now', 0,"
-		" 'backup', ?1)", -1, &st, NULL), SQLITE_OK);
-	sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
-	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
-	sqlite3_finalize(st);
+	for (size_t i = 0; i < sizeof(inserts) / sizeof(inserts[0]); i++) {
+		CHECK_EQ_INT(sqlite3_prepare_v2(bk_store_db(s), inserts[i], -1,
+						&st, NULL), SQLITE_OK);
+		sqlite3_bind_text(st, 1, tag, -1, SQLITE_STATIC);
+		CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_finalize(st);
+	}
 }
 
 static void check_local(struct bk_store *s, const char *tag)
@@ -242,19 +148,6 @@ static char *dump(struct bk_store *s)
 	return d.buf;
 }
 
-static long long scalar(struct bk_store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	if (sqlite3_prepare_v2(bk_store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return -2;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 static void fill(struct bk_store *s, struct bk_rot *rot)
 {
 	const char *const *types = bk_resource_types();
@@ -264,76 +157,33 @@ static void fill(struct bk_store *s, struct bk_rot *rot)
 	CHECK_EQ_INT(bk_domain_add(s, "root", NULL, &e), 0);
 	CHECK_EQ_INT(bk_domain_add(s, "finance", NULL, &e), 0);
 	CHECK_EQ_INT(bk_domain_add(s, "hr", "pkcs11:token=hr", &e), 0);
-	add(s, rot, "root", "keys", "aes", "{\"algorithm\":\"AES\",\"size\":256,\"labels\":{\"app\":\"payroll\"}}");
-	add(s, rot, "root", "keys", "aes", "{\"version\":1}");
-	add(s, rot, "root", "keys", "hmac", "{\"algorithm\":\"HMAC\",\"size\":512}");
-	add(s, rot, "root", "keys", "ec", "{\"algorithm\":\"EC\",\"curve\":\"P-384\"}");
-	add(s, rot, "root", "keys", "rsa", "{\"algorithm\":\"RSA\",\"size\":2048}");
-	add(s, rot, "root", "users", "alice", "{\"email\":\"alice@example.com\",\"note\":\"quote \\\" slash / uni \\u00e9 \\u2603\"}");
-	add(s, rot, "root", "groups", "admins", "{\"members\":[\"alice\",\"frank\"]}");
-	add(s, rot, "root", "cte_policies", "std", "{\"policy_type\":\"Standard\",\"never_deny\":false,\"keys\":[\"aes\",\"ec\"]}");
+	tu_add(s, rot, "root", "keys", "aes", "{\"algorithm\":\"AES\",\"size\":256,\"labels\":{\"app\":\"payroll\"}}");
+	tu_add(s, rot, "root", "keys", "aes", "{\"version\":1}");
+	tu_add(s, rot, "root", "keys", "hmac", "{\"algorithm\":\"HMAC\",\"size\":512}");
+	tu_add(s, rot, "root", "keys", "ec", "{\"algorithm\":\"EC\",\"curve\":\"P-384\"}");
+	tu_add(s, rot, "root", "keys", "rsa", "{\"algorithm\":\"RSA\",\"size\":2048}");
+	tu_add(s, rot, "root", "users", "alice", "{\"email\":\"alice@example.com\",\"note\":\"quote \\\" slash / uni \\u00e9 \\u2603\"}");
+	tu_add(s, rot, "root", "groups", "admins", "{\"members\":[\"alice\",\"frank\"]}");
+	tu_add(s, rot, "root", "cte_policies", "std", "{\"policy_type\":\"Standard\",\"never_deny\":false,\"keys\":[\"aes\",\"ec\"]}");
 	for (int i = 1; types[i]; i++) {
-		add(s, rot, "finance", types[i], "f-one", "{\"n\":1.5,\"list\":[1,\"2\",null,true]}");
-		add(s, rot, "hr", types[i], "h-one", NULL);
+		tu_add(s, rot, "finance", types[i], "f-one", "{\"n\":1.5,\"list\":[1,\"2\",null,true]}");
+		tu_add(s, rot, "hr", types[i], "h-one", NULL);
 	}
-	add(s, rot, "finance", "keys", "ledger", NULL);
-	add(s, rot, "finance", "groups", "auditors", "{\"members\":[\"bob\"]}");
-	add(s, rot, "hr", "keys", "hr-key", "{\"algorithm\":\"aes\",\"size\":128}");
+	tu_add(s, rot, "finance", "keys", "ledger", NULL);
+	tu_add(s, rot, "finance", "groups", "auditors", "{\"members\":[\"bob\"]}");
+	tu_add(s, rot, "hr", "keys", "hr-key", "{\"algorithm\":\"aes\",\"size\":128}");
 	/* Enough rows for the snapshot to use its worker threads. */
 	CHECK_EQ_INT(bk_store_begin(s, &e), 0);
 	for (int i = 0; i < 1500; i++) {
 		snprintf(name, sizeof(name), "bulk-%04d", i);
-		add(s, rot, "hr", i % 3 ? "users" : "keys", name, "{\"padding\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
+		tu_add(s, rot, "hr", i % 3 ? "users" : "keys", name, "{\"padding\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
 	}
 	CHECK_EQ_INT(bk_store_commit(s, &e), 0);
-}
-
-struct prog {
-	uint64_t last_done, last_total;
-	int calls, backwards;
-};
-
-static void progress(void *arg, uint64_t done, uint64_t total)
-{
-	struct prog *p = arg;
-
-	if (done < p->last_done)
-		p->backwards = 1;
-	p->last_done = done;
-	p->last_total = total;
-	p->calls++;
 }
 
 static long long count_of(json_object *counts, const char *k)
 {
 	return json_object_get_int64(json_object_object_get(counts, k));
-}
-
-/* Replaces the n-th line (0 = first) of text with repl (NULL: deletes
- * it); returns a new string. */
-static char *edit_line(const char *text, int n, const char *repl)
-{
-	const char *p = text, *e;
-	char *out;
-	size_t rl = repl ? strlen(repl) + 1 : 0;
-
-	for (int i = 0; i < n && p; i++) {
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	if (!p)
-		return NULL;
-	e = strchr(p, '\n');
-	e = e ? e + 1 : p + strlen(p);
-	out = malloc(strlen(text) + rl + 1);
-	memcpy(out, text, (size_t)(p - text));
-	if (repl) {
-		memcpy(out + (p - text), repl, rl - 1);
-		out[(p - text) + rl - 1] = '\n';
-	}
-	strcpy(out + (p - text) + rl, e);
-	return out;
 }
 
 static int starts(const char *s, const char *prefix)
@@ -356,31 +206,31 @@ static void test_roundtrip(void)
 	struct bk_store *a, *b;
 	json_object *counts = json_object_new_object();
 	json_object *report = json_object_new_object();
-	struct mem m = { 0 };
-	struct prog p = { 0 };
+	struct tu_mem m = { 0 };
+	struct tu_prog p = { 0 };
 	struct bk_err e = { 0 };
 	char *da, *db, *before, *bad;
 	int n, ret;
 
-	a = open_store("a", &rot_a);
-	b = open_store("b", &rot_b);
+	a = tu_open_store(dir, "a", &rot_a);
+	b = tu_open_store(dir, "b", &rot_b);
 	fill(a, rot_a);
 	add_local(a, "appliance-a");
 	add_local(b, "appliance-b");
 	CHECK_EQ_INT(bk_domain_add(b, "other", NULL, &e), 0);
-	add(b, rot_b, "other", "keys", "only-in-b", NULL);
+	tu_add(b, rot_b, "other", "keys", "only-in-b", NULL);
 
 	/* Write. */
-	ret = bk_snapshot_write(a, rot_a, NULL, NULL, mem_sink, &m, counts,
-				progress, &p, &e);
+	ret = bk_snapshot_write(a, rot_a, NULL, NULL, tu_mem_sink, &m, counts,
+				tu_progress, &p, &e);
 	if (ret)
 		fprintf(stderr, "write: %s\n", e.msg);
 	CHECK_EQ_INT(ret, 0);
 	CHECK(starts(m.buf, "{\"kind\":\"backupfs-snapshot\",\"format\":1,\"scope\":\"system\",\"domain\":null,\"total\":"));
 	CHECK_EQ_INT(count_of(counts, "domains"), 3);
-	CHECK_EQ_INT(count_of(counts, "keys"), scalar(a, "SELECT COUNT(*) FROM resources WHERE type = 'keys'"));
+	CHECK_EQ_INT(count_of(counts, "keys"), tu_scalar(a, "SELECT COUNT(*) FROM resources WHERE type = 'keys'"));
 	CHECK_EQ_INT(count_of(counts, "audit"), 2);
-	CHECK_EQ_INT(count_of(counts, "resources"), scalar(a, "SELECT COUNT(*) FROM resources"));
+	CHECK_EQ_INT(count_of(counts, "resources"), tu_scalar(a, "SELECT COUNT(*) FROM resources"));
 	CHECK_EQ_INT(count_of(counts, "members"), 3);
 	CHECK_EQ_INT(count_of(counts, "links"), 2);
 	CHECK_EQ_INT(count_of(counts, "total"), 3 + count_of(counts, "resources") + 5);
@@ -414,7 +264,7 @@ static void test_roundtrip(void)
 	check_local(a, "appliance-a");
 	check_local(b, "appliance-b");
 	/* Same keys, wrapped differently. */
-	CHECK_EQ_INT(scalar(b, "SELECT COUNT(*) FROM resources WHERE material IS NOT NULL"),
+	CHECK_EQ_INT(tu_scalar(b, "SELECT COUNT(*) FROM resources WHERE material IS NOT NULL"),
 		     count_of(counts, "keys"));
 	{
 		sqlite3_stmt *st;
@@ -444,10 +294,10 @@ static void test_roundtrip(void)
 
 	/* A snapshot of the restored store is the same payload. */
 	{
-		struct mem m2 = { 0 };
+		struct tu_mem m2 = { 0 };
 
-		CHECK_EQ_INT(bk_snapshot_write(b, rot_b, NULL, NULL, mem_sink, &m2,
-					       NULL, NULL, NULL, &e), 0);
+		CHECK_EQ_INT(bk_snapshot_write(b, rot_b, NULL, NULL, tu_mem_sink,
+					       &m2, NULL, NULL, NULL, &e), 0);
 		CHECK(m2.buf && !strcmp(m2.buf, m.buf));
 		free(m2.buf);
 	}
@@ -460,13 +310,13 @@ static void test_roundtrip(void)
 		int nc = 0;
 		char *t, *q;
 
-		cases[nc++] = edit_line(m.buf, n / 2, "{\"t\":\"resource\",");
-		cases[nc++] = edit_line(m.buf, n / 2, "not json at all");
-		cases[nc++] = edit_line(m.buf, n / 2, NULL);	/* lost line */
-		cases[nc++] = edit_line(m.buf, n / 2, "{\"t\":\"mystery\"}");
-		cases[nc++] = edit_line(m.buf, n - 1, NULL);	/* no end */
-		cases[nc++] = edit_line(m.buf, 0, NULL);	/* no head */
-		cases[nc++] = edit_line(m.buf, n - 1, "{\"t\":\"end\",\"counts\":{}}");
+		cases[nc++] = tu_edit_line(m.buf, n / 2, "{\"t\":\"resource\",");
+		cases[nc++] = tu_edit_line(m.buf, n / 2, "not json at all");
+		cases[nc++] = tu_edit_line(m.buf, n / 2, NULL);	/* lost line */
+		cases[nc++] = tu_edit_line(m.buf, n / 2, "{\"t\":\"mystery\"}");
+		cases[nc++] = tu_edit_line(m.buf, n - 1, NULL);	/* no end */
+		cases[nc++] = tu_edit_line(m.buf, 0, NULL);	/* no head */
+		cases[nc++] = tu_edit_line(m.buf, n - 1, "{\"t\":\"end\",\"counts\":{}}");
 		t = strdup(m.buf);				/* wrong count */
 		q = strstr(t, "\"links\":2");
 		if (q)
@@ -542,14 +392,14 @@ static void test_roundtrip(void)
 	/* A domain snapshot: that domain's rows only; not for a system
 	 * restore. */
 	{
-		struct mem m3 = { 0 };
+		struct tu_mem m3 = { 0 };
 		json_object *c3 = json_object_new_object();
 
-		CHECK_EQ_INT(bk_snapshot_write(a, rot_a, "finance", NULL, mem_sink,
-					       &m3, c3, NULL, NULL, &e), 0);
+		CHECK_EQ_INT(bk_snapshot_write(a, rot_a, "finance", NULL,
+					       tu_mem_sink, &m3, c3, NULL, NULL, &e), 0);
 		CHECK(starts(m3.buf, "{\"kind\":\"backupfs-snapshot\",\"format\":1,\"scope\":\"domain\",\"domain\":\"finance\",\"total\":"));
 		CHECK_EQ_INT(count_of(c3, "domains"), 1);
-		CHECK_EQ_INT(count_of(c3, "resources"), scalar(a, "SELECT COUNT(*) FROM resources WHERE domain = 'finance'"));
+		CHECK_EQ_INT(count_of(c3, "resources"), tu_scalar(a, "SELECT COUNT(*) FROM resources WHERE domain = 'finance'"));
 		CHECK_EQ_INT(count_of(c3, "members"), 1);
 		CHECK_EQ_INT(count_of(c3, "links"), 0);
 		CHECK(strstr(m3.buf, "\"domain\":\"root\"") == NULL);
@@ -560,13 +410,14 @@ static void test_roundtrip(void)
 		free(m3.buf);
 		json_object_put(c3);
 		memset(&m3, 0, sizeof(m3));
-		CHECK_EQ_INT(bk_snapshot_write(a, rot_a, "nope", NULL, mem_sink,
-					       &m3, NULL, NULL, NULL, &e), -ENOENT);
+		CHECK_EQ_INT(bk_snapshot_write(a, rot_a, "nope", NULL,
+					       tu_mem_sink, &m3, NULL, NULL, NULL,
+					       &e), -ENOENT);
 		free(m3.buf);
 	}
 
 	/* Restoring an older payload over a changed store: replaced. */
-	add(b, rot_b, "root", "users", "newer", NULL);
+	tu_add(b, rot_b, "root", "users", "newer", NULL);
 	CHECK_EQ_INT(restore_text(b, rot_b, m.buf, NULL, &e), 0);
 	db = dump(b);
 	CHECK(!strcmp(da, db));
@@ -582,32 +433,58 @@ static void test_roundtrip(void)
 	bk_rot_free(rot_b);
 }
 
+/* The concurrent writer: commits while the snapshot's read transaction
+ * is open. */
+struct late {
+	struct bk_store *writer;
+	struct bk_rot *rot;
+};
+
+static void late_writes(void *arg)
+{
+	struct late *l = arg;
+	char name[32];
+
+	CHECK_EQ_INT(bk_domain_add(l->writer, "late", NULL, NULL), 0);
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "late-%d", i);
+		CHECK_EQ_INT(bk_resource_add(l->writer, l->rot, "root",
+			     i % 2 ? "keys" : "users", name, NULL, NULL,
+			     NULL), 0);
+	}
+	CHECK_EQ_INT(bk_resource_delete(l->writer, "root", "groups",
+					"admins", NULL), 0);
+}
+
 static void test_concurrent_writer(void)
 {
+	struct late late;
 	struct bk_rot *rot = NULL;
 	struct bk_store *s, *w = NULL;
 	json_object *counts = json_object_new_object();
-	struct mem m = { 0 };
+	struct tu_mem m = { 0 };
 	struct bk_err e = { 0 };
 	char path[300];
 	long long before;
 	int ret;
 
-	s = open_store("c", &rot);
+	s = tu_open_store(dir, "c", &rot);
 	fill(s, rot);
 	snprintf(path, sizeof(path), "%s/c.db", dir);
 	CHECK_EQ_INT(bk_store_open(path, 0, &w, &e), 0);
-	before = scalar(s, "SELECT COUNT(*) FROM resources");
-	m.writer = w;
-	m.rot = rot;
-	ret = bk_snapshot_write(s, rot, NULL, NULL, mem_sink, &m, counts,
+	before = tu_scalar(s, "SELECT COUNT(*) FROM resources");
+	late.writer = w;
+	late.rot = rot;
+	m.first = late_writes;
+	m.first_arg = &late;
+	ret = bk_snapshot_write(s, rot, NULL, NULL, tu_mem_sink, &m, counts,
 				NULL, NULL, &e);
 	if (ret)
 		fprintf(stderr, "write: %s\n", e.msg);
 	CHECK_EQ_INT(ret, 0);
-	CHECK(m.sink_calls > 1);
+	CHECK(m.calls > 1);
 	/* The writer's rows are committed, and not in the snapshot. */
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources"), before + 49);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources"), before + 49);
 	CHECK_EQ_INT(count_of(counts, "resources"), before);
 	CHECK_EQ_INT(count_of(counts, "domains"), 3);
 	CHECK_EQ_INT(count_of(counts, "members"), 3);
@@ -621,21 +498,6 @@ static void test_concurrent_writer(void)
 	bk_rot_free(rot);
 }
 
-static void cleanup(void)
-{
-	static const char *const names[] = {
-		"a.key", "a.db", "a.db-wal", "a.db-shm", "b.key", "b.db",
-		"b.db-wal", "b.db-shm", "c.key", "c.db", "c.db-wal", "c.db-shm",
-	};
-	char path[300];
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 int main(void)
 {
 	CHECK_EQ_INT(bk_crypto_init(), 0);
@@ -645,6 +507,6 @@ int main(void)
 	}
 	test_roundtrip();
 	test_concurrent_writer();
-	cleanup();
+	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
 	return check_done("test_snapshot");
 }

@@ -14,22 +14,13 @@
 #include "core/crypto.h"
 #include "core/store.h"
 #include "hsm/rot.h"
+#include "testutil.h"
 
 static char dir[] = "/tmp/bk-test-store-XXXXXX";
 static char db_path[256], rot_path[256];
-
-static long long scalar(struct bk_store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	if (sqlite3_prepare_v2(bk_store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
-		return -2;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
+static const char *const tmp_files[] = {
+	"backupfs.db", "rot.key", "backupfs.db-wal", "backupfs.db-shm",
+};
 
 /* 1 if msg contains needle. */
 static int has(const struct bk_err *e, const char *needle)
@@ -57,13 +48,13 @@ static void test_open(void)
 
 	CHECK_EQ_INT(bk_store_open(db_path, 0, &s, &e), -ENOENT);
 	CHECK_EQ_INT(bk_store_open(db_path, 1, &s, &e), 0);
-	CHECK_EQ_INT(scalar(s, "PRAGMA user_version"), 1);
-	CHECK_EQ_INT(scalar(s, "PRAGMA foreign_keys"), 1);
-	CHECK_EQ_INT(scalar(s, "PRAGMA synchronous"), 2);	/* FULL */
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), 1);
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA foreign_keys"), 1);
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA synchronous"), 2);	/* FULL */
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
 		" ('settings','domains','resources','members','key_links',"
 		"'backup_keys','backups','operations','audit')"), 9);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE"
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE"
 		" type = 'index' AND name IN ('resources_by_name',"
 		"'members_by_user','key_links_by_key','backups_by_time')"), 4);
 	CHECK_EQ_INT(bk_store_exec(s, "SELECT scope, domain, id, name, is_default,"
@@ -80,7 +71,7 @@ static void test_open(void)
 	/* Reopening runs no migration twice. */
 	s = NULL;
 	CHECK_EQ_INT(bk_store_open(db_path, 0, &s, &e), 0);
-	CHECK_EQ_INT(scalar(s, "PRAGMA user_version"), 1);
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), 1);
 	{
 		sqlite3_stmt *st;
 
@@ -299,7 +290,7 @@ static void test_keys(struct bk_store *s, struct bk_rot *rot)
 	CHECK_EQ_INT(add(s, rot, "root", "keys", "x", "{\"algorithm\":\"RSA\",\"size\":1024}", &e), -EINVAL);
 	CHECK_EQ_INT(add(s, rot, "root", "keys", "x", "{\"version\":-1}", &e), -EINVAL);
 	CHECK_EQ_INT(add(s, rot, "root", "keys", "x", "{\"version\":\"1\"}", &e), -EINVAL);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources WHERE name = 'x'"), 0);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources WHERE name = 'x'"), 0);
 
 	/* Versions: the column, shown once at top level. */
 	CHECK_EQ_INT(add(s, rot, "root", "keys", "k1", "{\"labels\":{\"a\":\"b\"}}", &e), 0);
@@ -360,7 +351,7 @@ static void test_other_types(struct bk_store *s, struct bk_rot *rot)
 
 	/* Groups: members; users need not exist.  Policies: key links. */
 	CHECK_EQ_INT(add(s, rot, "finance", "groups", "admins", "{\"members\":[\"bob\",\"alice\",\"bob\"]}", &e), 0);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM members WHERE domain = 'finance' AND group_name = 'admins'"), 2);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM members WHERE domain = 'finance' AND group_name = 'admins'"), 2);
 	o = get(s, "finance", "groups", "admins");
 	m = json_object_object_get(o, "members");
 	CHECK(m && !strcmp(json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN), "[\"alice\",\"bob\"]"));
@@ -368,9 +359,9 @@ static void test_other_types(struct bk_store *s, struct bk_rot *rot)
 	CHECK_EQ_INT(add(s, rot, "finance", "groups", "g2", "{\"members\":\"bob\"}", &e), -EINVAL);
 	CHECK_EQ_INT(add(s, rot, "finance", "groups", "g2", "{\"members\":[1]}", &e), -EINVAL);
 	CHECK_EQ_INT(add(s, rot, "finance", "groups", "g2", "{\"members\":[\"\"]}", &e), -EINVAL);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources WHERE name = 'g2'"), 0);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources WHERE name = 'g2'"), 0);
 	CHECK_EQ_INT(add(s, rot, "finance", "cte_policies", "p1", "{\"keys\":[\"k1\",\"k2\"],\"policy_type\":\"LDT\"}", &e), 0);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM key_links WHERE domain = 'finance' AND policy_name = 'p1'"), 2);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM key_links WHERE domain = 'finance' AND policy_name = 'p1'"), 2);
 	CHECK_EQ_INT(add(s, rot, "finance", "cte_policies", "p2", "{\"keys\":{}}", &e), -EINVAL);
 }
 
@@ -414,22 +405,22 @@ static void test_list_delete(struct bk_store *s)
 	CHECK_EQ_INT(c.n, 2);
 	c.n = 0;
 	CHECK_EQ_INT(bk_resource_foreach(s, NULL, NULL, res_cb, &c, &e), 0);
-	CHECK_EQ_INT(c.n, scalar(s, "SELECT COUNT(*) FROM resources"));
+	CHECK_EQ_INT(c.n, tu_scalar(s, "SELECT COUNT(*) FROM resources"));
 	c.n = 0;
 	CHECK_EQ_INT(bk_resource_foreach(s, NULL, "keys", res_cb, &c, &e), 0);
-	CHECK_EQ_INT(c.n, scalar(s, "SELECT COUNT(*) FROM resources WHERE type = 'keys'"));
+	CHECK_EQ_INT(c.n, tu_scalar(s, "SELECT COUNT(*) FROM resources WHERE type = 'keys'"));
 	CHECK_EQ_INT(bk_resource_foreach(s, NULL, NULL, stop_cb, NULL, &e), 42);
 	c.n = 0;
 	CHECK_EQ_INT(bk_resource_names(s, "root", "keys", name_cb, &c, &e), 0);
 	CHECK_EQ_INT(c.n, 9);		/* k1 twice, listed once */
 
 	CHECK_EQ_INT(bk_resource_delete(s, "finance", "groups", "admins", &e), 0);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM members WHERE group_name = 'admins'"), 0);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM members WHERE group_name = 'admins'"), 0);
 	CHECK_EQ_INT(bk_resource_delete(s, "finance", "cte_policies", "p1", &e), 0);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM key_links WHERE policy_name = 'p1'"), 0);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM key_links WHERE policy_name = 'p1'"), 0);
 	CHECK_EQ_INT(bk_resource_delete(s, "root", "keys", "k1", &e), 0);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources WHERE domain = 'root' AND name = 'k1'"), 0);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources WHERE domain = 'finance' AND name = 'k1'"), 1);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources WHERE domain = 'root' AND name = 'k1'"), 0);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources WHERE domain = 'finance' AND name = 'k1'"), 1);
 	CHECK_EQ_INT(bk_resource_delete(s, "root", "keys", "k1", &e), -ENOENT);
 	CHECK(has(&e, "no keys named 'k1' in domain root"));
 	CHECK(get(s, "root", "keys", "k1") == NULL);
@@ -469,7 +460,7 @@ static void test_import(struct bk_store *s, struct bk_rot *rot)
 		"{\"domain\":\"root\",\"type\":\"keys\",\"name\":\"bad-2\"}\n"
 		"{\"domain\":\"root\",\"type\":\"users\",\"name\":\"bad-3\",\"attrs\":\"{}\"}\n",
 	};
-	long before = scalar(s, "SELECT COUNT(*) FROM resources");
+	long before = tu_scalar(s, "SELECT COUNT(*) FROM resources");
 	struct bk_err e = { 0 };
 	long count = -1;
 	FILE *f;
@@ -478,9 +469,9 @@ static void test_import(struct bk_store *s, struct bk_rot *rot)
 	CHECK_EQ_INT(bk_resource_import(s, rot, f, &count, &e), 0);
 	fclose(f);
 	CHECK_EQ_INT(count, 4);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources"), before + 4);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources"), before + 4);
 	CHECK_EQ_INT(material(s, rot, "root", "imp-1", NULL), 32);	/* v3 */
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM members WHERE group_name = 'imp-g'"), 1);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM members WHERE group_name = 'imp-g'"), 1);
 
 	for (size_t i = 0; i < sizeof(bad3) / sizeof(bad3[0]); i++) {
 		bk_err_clear(&e);
@@ -488,9 +479,9 @@ static void test_import(struct bk_store *s, struct bk_rot *rot)
 		CHECK(bk_resource_import(s, rot, f, &count, &e) < 0);
 		fclose(f);
 		CHECK(has(&e, "line 3: "));
-		CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources WHERE name LIKE 'bad-%'"), 0);
+		CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources WHERE name LIKE 'bad-%'"), 0);
 	}
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources"), before + 4);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources"), before + 4);
 	f = text_file("");
 	CHECK_EQ_INT(bk_resource_import(s, rot, f, &count, &e), 0);
 	fclose(f);
@@ -504,8 +495,8 @@ static void test_import(struct bk_store *s, struct bk_rot *rot)
 	CHECK(bk_resource_import(s, rot, f, &count, &e) < 0);
 	fclose(f);
 	CHECK_EQ_INT(bk_store_commit(s, &e), 0);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources WHERE name = 'in-tx'"), 1);
-	CHECK_EQ_INT(scalar(s, "SELECT COUNT(*) FROM resources WHERE name LIKE 'bad-%'"), 0);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources WHERE name = 'in-tx'"), 1);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources WHERE name LIKE 'bad-%'"), 0);
 }
 
 int main(void)
@@ -542,16 +533,6 @@ int main(void)
 	bk_store_close(s);
 	bk_rot_free(rot);
 
-	unlink(db_path);
-	unlink(rot_path);
-	{
-		char p[300];
-
-		snprintf(p, sizeof(p), "%s-wal", db_path);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s-shm", db_path);
-		unlink(p);
-	}
-	rmdir(dir);
+	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
 	return check_done("test_store");
 }
