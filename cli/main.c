@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+int cmd_access(struct cli *c, int argc, char **argv);	/* cmd_access.c */
+
 static const struct {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);
@@ -17,6 +19,7 @@ static const struct {
 	{ "inspect", cmd_inspect },
 	{ "verify", cmd_verify },
 	{ "wait", cmd_wait },
+	{ "access", cmd_access },
 };
 
 void cli_help(FILE *out)
@@ -53,6 +56,12 @@ void cli_help(FILE *out)
 "  verify FILE\n"
 "        authenticate a whole archive with this appliance's backup keys;\n"
 "        exit 0 only if it verifies\n"
+"  access list\n"
+"        the access policy of the mounted tree, one grant a line\n"
+"  access grant --user NAME|UID | --group NAME|GID --role ROLE [--domain D]\n"
+"  access revoke --user NAME|UID | --group NAME|GID --role ROLE [--domain D]\n"
+"        roles: admin, backup-admin (system scope), domain-admin,\n"
+"        domain-backup-admin (with --domain); see docs/OPERATIONS.md\n"
 "  wait MOUNTPOINT [--timeout SECONDS]\n"
 "        follow the running operation of a mounted backupfs; exit 0 on\n"
 "        Completed, 1 on Failed (the reason on stderr)\n"

@@ -14,6 +14,7 @@
  * same area.  Memory use is one chunk, whatever the size.
  */
 #include "archive_fmt.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -52,11 +53,15 @@ struct bk_archive_writer {
 	uint64_t payload;		/* plaintext bytes accepted */
 };
 
+/* point: the fault-injection point (fault.h) checked before writing. */
 static int write_all(int fd, const uint8_t *buf, size_t len, off_t off,
-		     struct bk_err *err)
+		     const char *point, struct bk_err *err)
 {
+	int fault = bk_fault(point);
+
 	while (len) {
-		ssize_t n = pwrite(fd, buf, len, off);
+		ssize_t n = fault ? (errno = -fault, -1) :
+			pwrite(fd, buf, len, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -327,7 +332,8 @@ static int flush_chunk(struct bk_archive_writer *w, int last,
 				 w->slot, w->fill);
 	if (ret)
 		return bk_err_ssl(err, ret, "chunk encryption failed");
-	ret = write_all(w->fd, w->slot, w->fill + ARC_TAG_LEN, off, err);
+	ret = write_all(w->fd, w->slot, w->fill + ARC_TAG_LEN, off,
+			"archive.write", err);
 	if (ret)
 		return ret;
 	OPENSSL_cleanse(w->plain, w->fill);
@@ -440,7 +446,8 @@ int bk_archive_writer_finish(struct bk_archive_writer *w,
 			     head + maclen, err);
 	if (ret)
 		goto out;
-	ret = write_all(w->fd, head, ARC_PREAMBLE + w->area, 0, err);
+	ret = write_all(w->fd, head, ARC_PREAMBLE + w->area, 0,
+			"archive.header", err);
 	if (ret)
 		goto out;
 	w->finished = 1;

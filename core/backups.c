@@ -16,6 +16,7 @@
 #include "archive.h"
 #include "backups_int.h"
 #include "crypto.h"
+#include "fault.h"
 #include "snapshot.h"
 
 void bk_report_path(struct bk_engine *e, long long seq, char *buf, size_t len)
@@ -501,20 +502,27 @@ static void *backup_main(void *arg)
 	}
 	if (ret)
 		goto out;
-	if (fsync(fd) < 0) {
+	if ((ret = bk_fault("backup.fsync")) ? (errno = -ret, 1) :
+	    fsync(fd) < 0) {
 		ret = bk_errf(&err, -errno, "cannot write the archive: %s",
 			      strerror(errno));
 		goto out;
 	}
 	header = final_header(fd);
-	if (rename(partial, final) < 0) {
+	if ((ret = bk_fault("backup.rename")) ? (errno = -ret, 1) :
+	    rename(partial, final) < 0) {
 		ret = bk_errf(&err, -errno, "cannot finish the archive: %s",
 			      strerror(errno));
 		goto out;
 	}
 	bk_fsync_dir(e->archives);
-	ret = bk_backup_row_update(s, j->seq, "Completed", NULL, total, header,
-				   &err);
+	ret = bk_fault("backup.commit");
+	if (ret)
+		bk_errf(&err, ret, "cannot record the backup: %s",
+			strerror(-ret));
+	else
+		ret = bk_backup_row_update(s, j->seq, "Completed", NULL, total,
+					   header, &err);
 	if (ret)
 		unlink(final);
 out:
@@ -577,6 +585,9 @@ static int insert_row(struct bk_store *s, const char *domain, const char *id,
 	ret = sqlite3_step(st);
 	if (ret == SQLITE_CONSTRAINT)
 		ret = bk_errf(err, -EEXIST, "backup %s already exists", id);
+	else if (ret == SQLITE_FULL)
+		ret = bk_errf(err, -ENOSPC, "not enough space to record the backup: %s",
+			      sqlite3_errmsg(bk_store_db(s)));
 	else if (ret != SQLITE_DONE)
 		ret = bk_errf(err, -EIO, "database: %s",
 			      sqlite3_errmsg(bk_store_db(s)));

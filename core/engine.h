@@ -197,6 +197,49 @@ void bk_note_refusal(struct bk_engine *e, uid_t uid, const char *path,
 void bk_audit(struct bk_engine *e, uid_t uid, const char *action,
 	      const char *target, const char *result, const char *msg);
 
+/* ---- access control (access.c) ----
+ * The policy (table access of the state directory) maps users and groups
+ * to roles.  Roles: "admin" (system scope, and the domain scope of the
+ * root domain only), "backup-admin" (system scope: see and create
+ * backups), "domain-admin" of D (everything in domain D), and
+ * "domain-backup-admin" of D (see and create D's backups).  uid 0 and the
+ * process's own uid (the daemon's: who mounted) own the appliance and may
+ * do everything in every scope. */
+struct bk_caller {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;		/* supplementary groups (may be NULL) */
+	int ngroups;
+};
+
+enum {
+	BK_ACT_SEE = 1,		/* see the scope (domain NULL: system) */
+	BK_ACT_BACKUP,		/* create / run / download / upload backups */
+	BK_ACT_RESTORE,		/* restore a backup */
+	BK_ACT_KEYS,		/* create, default, delete, upload, export keys */
+	BK_ACT_DELETE,		/* delete (rmdir) backups */
+	BK_ACT_RESOURCES,	/* read the domain's resources view */
+	BK_ACT_SEE_ANY,		/* has any role at all (domain ignored) */
+	BK_ACT_SEE_DOMAINS,	/* may see some domain (domain ignored) */
+};
+
+/* 1 if allowed, 0 if not (also when the policy cannot be read). */
+int bk_access_allowed(struct bk_engine *e, const struct bk_caller *c,
+		      int action, const char *domain);
+/* kind: "user" | "group"; role: one of the four; domain: required for the
+ * domain-* roles, refused for the others.  Granting twice is no error;
+ * revoking what was not granted is -ENOENT. */
+int bk_access_grant(struct bk_engine *e, const char *kind, long long id,
+		    const char *role, const char *domain, struct bk_err *err);
+int bk_access_revoke(struct bk_engine *e, const char *kind, long long id,
+		     const char *role, const char *domain,
+		     struct bk_err *err);
+/* cb gets each grant (domain NULL for system roles); stops on non-zero. */
+int bk_access_foreach(struct bk_engine *e,
+		      int (*cb)(void *arg, const char *kind, long long id,
+				const char *role, const char *domain),
+		      void *arg, struct bk_err *err);
+
 /* ---- offline tools (backupctl) ---- */
 /* Header of an archive or metadata of a key file, as JSON ("kind":
  * "backup" | "backupkey"); no key needed.  pass (may be NULL) tests a key

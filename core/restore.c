@@ -15,6 +15,7 @@
 
 #include "archive.h"
 #include "crypto.h"
+#include "fault.h"
 #include "keyfile.h"
 #include "release.h"
 #include "snapshot.h"
@@ -177,6 +178,14 @@ static void *restore_main(void *arg)
 	src.done = 0;
 	src.total = json_object_get_int64(json_object_object_get(
 		bk_archive_header(r), "payloadSize"));
+	/* Verified, nothing changed yet.  The restore is one transaction
+	 * inside bk_snapshot_restore_*; "restore.commit" below is after it
+	 * (a kill there must find the data restored). */
+	ret = bk_fault("restore.apply");
+	if (ret) {
+		bk_errf(&err, ret, "cannot apply the backup: %s", strerror(-ret));
+		goto out;
+	}
 	if (j->domain)
 		ret = bk_snapshot_restore_domain(s, e->rot, j->domain,
 						 archive_source, &src, report,
@@ -200,6 +209,8 @@ out:
 	json_object_put(report);
 	free(j->domain);
 	free(j);
+	if (!ret)
+		bk_fault("restore.commit");	/* kill only: data is committed */
 	bk_op_end(e, ret == 0, ret ? err.msg : NULL);
 	return NULL;
 }
@@ -411,16 +422,22 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	if (ret)
 		goto out;
 	bk_archive_path(e, seq, "backup", final, sizeof(final));
-	if (fsync(fd) < 0 || rename(path, final) < 0) {
+	if ((ret = bk_fault("upload.rename")) ? (errno = -ret, 1) :
+	    fsync(fd) < 0 || rename(path, final) < 0) {
 		ret = bk_errf(err, -errno, "cannot store the archive: %s",
 			      strerror(errno));
 		goto out;
 	}
 	bk_fsync_dir(e->archives);
-	pthread_mutex_lock(&e->db_lock);
-	ret = bk_backup_row_update(e->store, seq, "Completed", NULL, st.st_size,
-				   NULL, err);
-	pthread_mutex_unlock(&e->db_lock);
+	ret = bk_fault("upload.commit");
+	if (ret) {
+		bk_errf(err, ret, "cannot record the upload: %s", strerror(-ret));
+	} else {
+		pthread_mutex_lock(&e->db_lock);
+		ret = bk_backup_row_update(e->store, seq, "Completed", NULL,
+					   st.st_size, NULL, err);
+		pthread_mutex_unlock(&e->db_lock);
+	}
 	if (ret) {
 		unlink(final);
 		goto out;

@@ -98,6 +98,17 @@ static const char *const migrations[] = {
 	"  target TEXT,"
 	"  result TEXT,"
 	"  message TEXT);",
+
+	/* 2: who may do what (core/access.c); no rows: only root and the
+	 * user who mounted may use the tree. */
+	"CREATE TABLE access("
+	"  principal_kind TEXT NOT NULL"
+	"    CHECK(principal_kind IN ('user', 'group')),"
+	"  principal_id INTEGER NOT NULL,"
+	"  role TEXT NOT NULL CHECK(role IN ('admin', 'domain-admin',"
+	"    'backup-admin', 'domain-backup-admin')),"
+	"  domain TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY(principal_kind, principal_id, role, domain));",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

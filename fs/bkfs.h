@@ -15,6 +15,7 @@
  *   ctl.c      control files (create, restore, default) and passphrase
  *   upload.c   upload boxes: staged entries, processing, receipts, names
  *   upload_io.c  their attributes, data, flush and release
+ *   access.c   the caller's roles: what it may see and do
  *   ops.c      the FUSE operations
  */
 #ifndef BKFS_H
@@ -263,6 +264,16 @@ int bkfs_sfh_fsync(struct bkfs_sfh *h, int datasync);
 void bkfs_sfh_release(struct bkfs_sfh *h, uid_t uid);
 /* Removes every staging file (at unmount). */
 void bkfs_box_cleanup(void);
+
+/* ---- access.c: the caller and the access policy ---- */
+/* May the current request's caller do action (BK_ACT_*) in domain? */
+int bkfs_allowed(int action, const char *domain);
+/* May the caller see n (1/0)?  Hidden nodes are ENOENT and unlisted. */
+int bkfs_visible(const struct bkfs_node *n);
+/* 0, or -EACCES recorded with bkfs_refuse(). */
+int bkfs_check(const struct bkfs_node *n, int action);
+/* The action an upload box (K_UPLOAD, K_RESTORE, K_KEY_UPLOAD) does. */
+int bkfs_box_action(const struct bkfs_node *box);
 
 /* ---- ops.c ---- */
 extern const struct fuse_operations bkfs_ops;

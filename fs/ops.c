@@ -287,8 +287,10 @@ static int op_unlink(const char *path)
 	r = bkfs_parse_parent(path, &box, &base);
 	if (r)
 		return r;
-	if (is_box(&box))
-		return bkfs_box_unlink(&box, base);
+	if (is_box(&box)) {
+		r = bkfs_check(&box, bkfs_box_action(&box));
+		return r ? r : bkfs_box_unlink(&box, base);
+	}
 	r = bkfs_parse(path, &n);
 	if (r)
 		return r;
@@ -309,6 +311,9 @@ static int op_rmdir(const char *path)
 		return -ENOTDIR;
 	if (!n.row->remove)
 		return -EPERM;
+	r = bkfs_check(&n, n.row->kind == K_KEY ? BK_ACT_KEYS : BK_ACT_DELETE);
+	if (r)
+		return r;
 	r = n.row->remove(&n, uid, &err);
 	if (r)
 		bkfs_refuse(uid, n.path, -r, "%s",
@@ -345,6 +350,9 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 	if (is_box(&fbox) && is_box(&tbox)) {
 		if (strcmp(fbox.path, tbox.path))
 			return -EXDEV;	/* each box processes its own */
+		r = bkfs_check(&tbox, bkfs_box_action(&tbox));
+		if (r)
+			return r;
 		return bkfs_box_rename(&fbox, fbase, tbase, flags, caller());
 	}
 	if (is_box(&fbox) || is_box(&tbox))
@@ -353,6 +361,34 @@ static int op_rename(const char *from, const char *to, unsigned int flags)
 }
 
 /* ---- files ---- */
+
+/* The policy's word on opening n (0 or -EACCES, recorded): reading a
+ * control file never acts, so only writers need the action's role. */
+static int open_check(const struct bkfs_node *n, int acc)
+{
+	struct bkfs_node box;
+	const char *base;
+
+	switch (n->row->kind) {
+	case K_BACKUPS_CREATE:
+		return acc == O_RDONLY ? 0 : bkfs_check(n, BK_ACT_BACKUP);
+	case K_BACKUP_RESTORE:
+		return acc == O_RDONLY ? 0 : bkfs_check(n, BK_ACT_RESTORE);
+	case K_KEYS_CREATE:
+	case K_KEY_DEFAULT:
+		return acc == O_RDONLY ? 0 : bkfs_check(n, BK_ACT_KEYS);
+	case K_ARCHIVE:
+		return bkfs_check(n, BK_ACT_BACKUP);
+	case K_KEY_EXPORT:
+		return bkfs_check(n, BK_ACT_KEYS);
+	case K_STAGED:
+		if (bkfs_parse_parent(n->path, &box, &base))
+			return -ENOENT;
+		return bkfs_check(&box, bkfs_box_action(&box));
+	default:
+		return 0;
+	}
+}
 
 static int open_node(const struct bkfs_node *n, struct fuse_file_info *fi,
 		     struct fh **out)
@@ -382,6 +418,9 @@ static int open_node(const struct bkfs_node *n, struct fuse_file_info *fi,
 	default:
 		break;
 	}
+	r = open_check(n, acc);
+	if (r)
+		return r;
 	h = fh_new(row->io, n->path);
 	if (!h)
 		return -ENOMEM;
@@ -474,6 +513,9 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	}
 	if (!S_ISREG(mode) && (mode & S_IFMT))
 		return -EPERM;
+	r = bkfs_check(&box, bkfs_box_action(&box));
+	if (r)
+		return r;
 	h = fh_new(IO_STAGED, path);
 	if (!h)
 		return -ENOMEM;

@@ -553,7 +553,8 @@ int bkfs_parse(const char *path, struct bkfs_node *n)
 	}
 	if (!n->path[0])
 		strcpy(n->path, "/");
-	return 0;
+	/* what the caller may not see does not exist for them */
+	return bkfs_visible(n) ? 0 : -ENOENT;
 }
 
 int bkfs_parse_parent(const char *path, struct bkfs_node *dir,
@@ -666,6 +667,8 @@ int bkfs_list_add(struct bkfs_lister *l, struct bkfs_node *child,
 		     strcmp(l->dirpath, "/") ? l->dirpath : "", comp);
 	if (n < 0 || (size_t)n >= sizeof(child->path))
 		return 0;
+	if (!bkfs_visible(child))
+		return 0;		/* never reveal a hidden name */
 	if (l->plus) {
 		if (bkfs_stat(child, &st))
 			return 0;	/* vanished meanwhile */

@@ -55,4 +55,64 @@ fi
 bk_mount "$S" "$M"
 assert_eq "$(sqlite3 "$S/backupfs.db" 'PRAGMA integrity_check')" "ok" "database integrity ok after restore crash"
 assert_contains "$(cat "$M/status")" '"status"' "status readable after restart"
+# ---- crashes at chosen points (BACKUPFS_FAULT=point:1:kill, core/fault.h)
+# during a domain backup and a domain restore; test_faults.sh does the
+# system scope and uploads.
+fdump() {	# the resources of domain $1 (all domains: no argument)
+	sqlite3 "$S/backupfs.db" "SELECT id, domain, type, name, version, attrs,
+		hex(material) FROM resources WHERE '${1:-}' IN ('', domain)
+		ORDER BY id" | sha256sum
+}
+orphans() {
+	{ ls "$S/archives"
+	  sqlite3 "$S/backupfs.db" "SELECT seq || '.backup' FROM backups
+		WHERE status = 'Completed'"; } | sort | uniq -u | tr '\n' ' '
+	ls "$S/staging" | tr '\n' ' '
+}
+crash_mount() {	# POINT: mount with a crash at POINT
+	BACKUPFS_FAULT=$1:1:kill bk_mount "$S" "$M"
+}
+crashed() {	# WHAT: the daemon killed itself; remount, check the state
+	local pid=${BK_MOUNT_PID[$M]} i
+	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then fail "$1: fault point not reached"; fi
+	bk_kill9 "$M"
+	bk_mount "$S" "$M"
+	assert_eq "$(orphans)" "" "$1: no orphan file, nothing staged"
+	assert_eq "$(sqlite3 "$S/backupfs.db" "SELECT count(*) FROM backups WHERE status NOT IN ('Completed','Failed')")" \
+		"0" "$1: no partial backup listed"
+	assert_eq "$(sqlite3 "$S/backupfs.db" 'PRAGMA integrity_check')" "ok" "$1: integrity ok"
+}
+DF=$M/domains/finance
+printf 'crash test passphrase\n' > "$M/passphrase"
+dk=$(readlink "$M/domains/root/backupkeys/default")
+cp "$M/domains/root/backupkeys/$dk/$dk.backupkey" "$DF/backupkeys/upload/"
+dreq="{\"backupKey\":\"$dk\"}"
+echo "$dreq" > "$DF/backups/create"
+"$BACKUPCTL" wait "$M" >/dev/null
+dkeep=$(readlink "$DF/backups/latest")
+bk_umount "$M"
+for point in backup.rename backup.commit; do
+	crash_mount $point
+	echo "$dreq" > "$DF/backups/create"
+	crashed "domain $point"
+	assert_eq "$(readlink "$DF/backups/latest")" "$dkeep" "domain $point: latest is the Completed one"
+	bk_umount "$M"
+done
+"$BACKUPCTL" --state "$S" resource delete --domain finance --type users --name bob >/dev/null
+before=$(fdump)
+others=$(fdump root)$(fdump hr)
+crash_mount restore.apply
+echo '{}' > "$DF/backups/$dkeep/restore"
+crashed "domain restore.apply"
+assert_eq "$(fdump)" "$before" "domain restore killed before applying: data as before"
+bk_umount "$M"
+crash_mount restore.commit
+echo '{}' > "$DF/backups/$dkeep/restore"
+crashed "domain restore.commit"
+assert_eq "$(sqlite3 "$S/backupfs.db" "SELECT count(*) FROM resources WHERE domain = 'finance' AND name = 'bob'")" \
+	"1" "domain restore killed after commit: data as after"
+assert_eq "$(fdump root)$(fdump hr)" "$others" "other domains untouched"
+assert_ok "$BACKUPCTL" --state "$S" verify "$S/archives/$(sqlite3 "$S/backupfs.db" \
+	"SELECT seq FROM backups WHERE id = '$dkeep'").backup"
 bk_done

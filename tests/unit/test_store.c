@@ -48,12 +48,12 @@ static void test_open(void)
 
 	CHECK_EQ_INT(bk_store_open(db_path, 0, &s, &e), -ENOENT);
 	CHECK_EQ_INT(bk_store_open(db_path, 1, &s, &e), 0);
-	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), 1);
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), 2);
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA foreign_keys"), 1);
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA synchronous"), 2);	/* FULL */
 	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
 		" ('settings','domains','resources','members','key_links',"
-		"'backup_keys','backups','operations','audit')"), 9);
+		"'backup_keys','backups','operations','audit','access')"), 10);
 	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE"
 		" type = 'index' AND name IN ('resources_by_name',"
 		"'members_by_user','key_links_by_key','backups_by_time')"), 4);
@@ -71,7 +71,7 @@ static void test_open(void)
 	/* Reopening runs no migration twice. */
 	s = NULL;
 	CHECK_EQ_INT(bk_store_open(db_path, 0, &s, &e), 0);
-	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), 1);
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), 2);
 	{
 		sqlite3_stmt *st;
 
@@ -93,7 +93,7 @@ static void test_open(void)
 	CHECK(s == NULL);
 	CHECK(has(&e, "database schema version 99 is newer than this backupfs supports"));
 	CHECK_EQ_INT(sqlite3_open(db_path, &raw), SQLITE_OK);
-	CHECK_EQ_INT(sqlite3_exec(raw, "PRAGMA user_version = 1", NULL, NULL,
+	CHECK_EQ_INT(sqlite3_exec(raw, "PRAGMA user_version = 2", NULL, NULL,
 				  NULL), SQLITE_OK);
 	sqlite3_close(raw);
 }
