@@ -6,8 +6,11 @@
 BK_BUILD_PACKAGES=(build-essential cmake pkg-config libfuse3-dev fuse3
 	libssl-dev libsqlite3-dev sqlite3 libjson-c-dev libp11-kit-dev
 	libssh-dev rsync jq tar)
-# In addition, to run every test.
-BK_TEST_PACKAGES=(rclone softhsm2 valgrind groff-base man-db)
+# In addition, to run every test.  clang-14 and libclang-rt-14-dev (which
+# holds libFuzzer: -fsanitize=fuzzer) build the fuzz targets; llvm-14 gives
+# llvm-symbolizer for their stack traces; valgrind checks the unit tests.
+BK_TEST_PACKAGES=(rclone softhsm2 valgrind groff-base man-db
+	clang-14 libclang-rt-14-dev llvm-14)
 
 bk_installed() {
 	local s
