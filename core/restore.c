@@ -125,7 +125,13 @@ static void write_report(struct bk_engine *e, struct restore_job *j,
 					      JSON_C_TO_STRING_SPACED);
 	bk_report_path(e, j->seq, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
+	{
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!f && fd >= 0)
+			close(fd);
+	}
 	if (f) {
 		int bad = fprintf(f, "%s\n", text) < 0;
 
