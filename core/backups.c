@@ -618,14 +618,6 @@ int bk_backup_insert(struct bk_engine *e, const char *domain, const char *id,
 int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 		    uid_t uid, char **id_out, struct bk_err *err)
 {
-	static const struct bk_field sys_fields[] = {
-		{ "description", json_type_string },
-		{ "backupKey", json_type_string },
-		{ "tiedToHSM", json_type_boolean }, { NULL, 0 } };
-	static const struct bk_field dom_fields[] = {
-		{ "description", json_type_string },
-		{ "backupKey", json_type_string },
-		{ "filters", json_type_array }, { NULL, 0 } };
 	struct backup_job *j = NULL;
 	json_object *o = NULL, *v;
 	const char *desc = "";
@@ -643,7 +635,8 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 		}
 		json_object_put(t);
 	}
-	ret = bk_request_parse(req, domain ? dom_fields : sys_fields, &o, err);
+	ret = bk_request_parse(req, domain ? bk_fields_domain_backup :
+			       bk_fields_system_backup, &o, err);
 	if (ret)
 		return ret;
 	if (json_object_object_get_ex(o, "description", &v)) {

@@ -229,14 +229,11 @@ out:
 int bk_key_create(struct bk_engine *e, const char *domain, const char *req,
 		  uid_t uid, char **id_out, struct bk_err *err)
 {
-	static const struct bk_field fields[] = {
-		{ "name", json_type_string }, { "default", json_type_boolean },
-		{ NULL, 0 } };
 	json_object *o, *v;
 	const char *name = NULL;
 	int ret, def = 0;
 
-	ret = bk_request_parse(req, fields, &o, err);
+	ret = bk_request_parse(req, bk_fields_key_create, &o, err);
 	if (ret)
 		return ret;
 	if (json_object_object_get_ex(o, "name", &v)) {

@@ -85,6 +85,13 @@ struct bk_field {
 int bk_request_parse(const char *text, const struct bk_field *fields,
 		     json_object **out, struct bk_err *err);
 
+/* The control files' field tables (request.c), one place for the engine
+ * and the fuzzer. */
+extern const struct bk_field bk_fields_system_backup[];
+extern const struct bk_field bk_fields_domain_backup[];
+extern const struct bk_field bk_fields_key_create[];
+extern const struct bk_field bk_fields_restore[];
+
 /* bkeys.c: the clear key of (scope, id) into key[32]; -ENOENT if absent. */
 int bk_key_load(struct bk_engine *e, struct bk_store *s, const char *domain,
 		const char *id, uint8_t key[32], struct bk_err *err);

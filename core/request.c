@@ -58,3 +58,17 @@ int bk_request_parse(const char *text, const struct bk_field *fields,
 	*out = obj;
 	return 0;
 }
+
+const struct bk_field bk_fields_system_backup[] = {
+	{ "description", json_type_string },
+	{ "backupKey", json_type_string },
+	{ "tiedToHSM", json_type_boolean }, { NULL, 0 } };
+const struct bk_field bk_fields_domain_backup[] = {
+	{ "description", json_type_string },
+	{ "backupKey", json_type_string },
+	{ "filters", json_type_array }, { NULL, 0 } };
+const struct bk_field bk_fields_key_create[] = {
+	{ "name", json_type_string }, { "default", json_type_boolean },
+	{ NULL, 0 } };
+const struct bk_field bk_fields_restore[] = {
+	{ "force", json_type_boolean }, { NULL, 0 } };

@@ -256,15 +256,13 @@ static int restore_checks(struct bk_engine *e, const char *domain,
 int bk_restore_start(struct bk_engine *e, const char *domain, const char *id,
 		     const char *req, uid_t uid, struct bk_err *err)
 {
-	static const struct bk_field fields[] = {
-		{ "force", json_type_boolean }, { NULL, 0 } };
 	struct bk_archive_reader *r = NULL;
 	struct bk_backup_info info;
 	struct restore_job *j = NULL;
 	json_object *o = NULL, *v;
 	int ret, fd = -1, force = 0;
 
-	ret = bk_request_parse(req, fields, &o, err);
+	ret = bk_request_parse(req, bk_fields_restore, &o, err);
 	if (ret)
 		return ret;
 	if (json_object_object_get_ex(o, "force", &v))

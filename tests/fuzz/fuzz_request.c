@@ -3,8 +3,7 @@
  *
  * The input, made a C string, is parsed against the field tables of the
  * engine's control files: system backup, domain backup, key creation and
- * restore (copies of the tables in core/backups.c, bkeys.c and
- * restore.c), and the empty table.
+ * restore (the engine's own tables, core/request.c), and the empty table.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,23 +11,11 @@
 
 #include "core/engine_int.h"
 
-static const struct bk_field sys_fields[] = {
-	{ "description", json_type_string },
-	{ "backupKey", json_type_string },
-	{ "tiedToHSM", json_type_boolean }, { NULL, 0 } };
-static const struct bk_field dom_fields[] = {
-	{ "description", json_type_string },
-	{ "backupKey", json_type_string },
-	{ "filters", json_type_array }, { NULL, 0 } };
-static const struct bk_field key_fields[] = {
-	{ "name", json_type_string }, { "default", json_type_boolean },
-	{ NULL, 0 } };
-static const struct bk_field restore_fields[] = {
-	{ "force", json_type_boolean }, { NULL, 0 } };
 static const struct bk_field no_fields[] = { { NULL, 0 } };
 
 static const struct bk_field *const tables[] = {
-	sys_fields, dom_fields, key_fields, restore_fields, no_fields,
+	bk_fields_system_backup, bk_fields_domain_backup,
+	bk_fields_key_create, bk_fields_restore, no_fields,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
