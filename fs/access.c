@@ -1,8 +1,10 @@
 /* access.c - who is calling, and what the access policy lets them see and
  * do (core/access.c decides; this file asks it about nodes).
  *
- * Seeing: a node the caller may not see does not exist for them (ENOENT
- * at lookup, absent from listings), so names are never revealed.  Acting:
+ * Seeing: a caller without any role sees an empty root and gets EACCES
+ * for every path below it, whatever exists; for a caller with a role, a
+ * node it may not see does not exist (ENOENT at lookup, absent from
+ * listings).  Either way names are never revealed.  Acting:
  * a visible node whose action the caller may not do fails with EACCES,
  * recorded with bkfs_refuse() (lastError in status, an audit record).
  */

@@ -553,8 +553,12 @@ int bkfs_parse(const char *path, struct bkfs_node *n)
 	}
 	if (!n->path[0])
 		strcpy(n->path, "/");
-	/* what the caller may not see does not exist for them */
-	return bkfs_visible(n) ? 0 : -ENOENT;
+	/* A caller without any role gets EACCES on everything below the
+	 * root (the same answer for every path, so it reveals nothing);
+	 * for the others, what they may not see does not exist. */
+	if (bkfs_visible(n))
+		return 0;
+	return bkfs_allowed(BK_ACT_SEE_ANY, NULL) ? -ENOENT : -EACCES;
 }
 
 int bkfs_parse_parent(const char *path, struct bkfs_node *dir,
