@@ -137,6 +137,14 @@ int bk_job_spawn(struct bk_engine *e, void *(*fn)(void *), void *arg,
  * mounted tree. */
 int bk_id_valid(const char *id);
 
+/* "a/b" as a new string (caller frees); NULL if out of memory. */
+char *bk_path_join(const char *a, const char *b);
+
+/* status.c: loads the last operation recorded (engine open). */
+void bk_op_load_last(struct bk_engine *e);
+/* status.c: writes queued audit rows; db_lock held. */
+int bk_audit_flush(struct bk_engine *e);
+
 /* Reads a whole small file into a new buffer (caller frees). */
 int bk_read_small(const char *path, size_t max, uint8_t **buf, size_t *len,
 		  struct bk_err *err);
