@@ -81,21 +81,6 @@ static int grants(const char *role, const char *rdom, int action,
 	return 0;
 }
 
-/* Does the policy table exist (schema migration 2)?  db_lock held. */
-static int has_table(struct bk_engine *e)
-{
-	sqlite3_stmt *st = NULL;
-	int found = 0;
-
-	if (sqlite3_prepare_v2(bk_store_db(e->store),
-			       "SELECT 1 FROM sqlite_master WHERE type = "
-			       "'table' AND name = 'access'", -1, &st,
-			       NULL) == SQLITE_OK)
-		found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
-
 static int in_groups(const struct bk_caller *c, long long gid)
 {
 	int i;
@@ -224,7 +209,7 @@ int bk_access_revoke(struct bk_engine *e, const char *kind, long long id,
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&e->db_lock);
-	ret = !has_table(e) ? 1 : exec_grant(e, "DELETE FROM access WHERE principal_kind = ?1 "
+	ret = exec_grant(e, "DELETE FROM access WHERE principal_kind = ?1 "
 			 "AND principal_id = ?2 AND role = ?3 AND "
 			 "domain = ?4", kind, id, role, domain, err);
 	pthread_mutex_unlock(&e->db_lock);
@@ -255,8 +240,6 @@ int bk_access_foreach(struct bk_engine *e,
 	int ret = 0, rc;
 
 	pthread_mutex_lock(&e->db_lock);
-	if (!has_table(e))
-		goto out;
 	if (sqlite3_prepare_v2(bk_store_db(e->store),
 			       "SELECT principal_kind, principal_id, role, "
 			       "domain FROM access ORDER BY principal_kind "
