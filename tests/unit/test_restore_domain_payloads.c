@@ -1,0 +1,233 @@
+/* test_restore_domain_payloads.c - core/restore_domain.c with small
+ * purpose-built payloads: key links; member lines before their
+ * resources; an HSM-anchored source domain; bounded name lists.  The
+ * merge of a real domain payload: test_restore_domain.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "restore_domain_util.h"
+#include "testutil.h"
+
+static char dir[] = "/tmp/bk-test-rdomp-XXXXXX";
+static const char *const tmp_files[] = {
+	"a.key", "a.db", "a.db-wal", "a.db-shm",
+	"c.key", "c.db", "c.db-wal", "c.db-shm",
+};
+
+/* ---- the tests ---- */
+
+/* A link is kept when its policy was restored and its key is in the
+ * target afterwards, restored or already there. */
+static void test_links(struct bk_store *a, struct bk_rot *rot_a,
+		       struct bk_store *c, struct bk_rot *rot)
+{
+	struct bk_err e = { 0 };
+	json_object *report;
+	char *text;
+	int ret;
+
+	add_domain(a, "lsrc", NULL);
+	tu_add(a, rot_a, "lsrc", "keys", "k1", NULL);
+	tu_add(a, rot_a, "lsrc", "cte_policies", "p1", "{\"keys\":[\"k1\"]}");
+	tu_add(a, rot_a, "lsrc", "cte_policies", "p3", "{\"keys\":[\"kx\"]}");
+	tu_add(a, rot_a, "lsrc", "cte_policies", "p4", "{\"keys\":[\"knone\"]}");
+	tu_add(a, rot_a, "lsrc", "cte_policies", "p5", "{\"keys\":[\"k1\"]}");
+	text = payload(a, rot_a, "lsrc");
+	add_domain(c, "t-links", NULL);
+	tu_add(c, rot, "t-links", "keys", "kx", NULL);
+	tu_add(c, rot, "t-links", "cte_policies", "p1", "{\"keys\":[\"kx\"]}");
+	ret = restore(c, rot, "t-links", text, &report, NULL, &e);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "links", "restored"), 2);
+	CHECK_EQ_INT(rep_n(report, "links", "dropped"), 2);
+	CHECK_EQ_INT(rep_n(report, "cte_policies", "restored"), 3);
+	json_object_put(report);
+	CHECK_EQ_INT(link_of(c, "t-links", "p1", "k1"), 0);
+	CHECK_EQ_INT(link_of(c, "t-links", "p1", "kx"), 1);
+	CHECK_EQ_INT(link_of(c, "t-links", "p3", "kx"), 1);
+	CHECK_EQ_INT(link_of(c, "t-links", "p4", "knone"), 0);
+	CHECK_EQ_INT(link_of(c, "t-links", "p5", "k1"), 1);
+	free(text);
+}
+
+/* ---- hand-written payloads ---- */
+
+/* Appends the end line for these counts (keys, users, groups,
+ * cte_policies; members, links) and returns text (realloc'ed). */
+static char *end_line(char *text, int ndomains, int keys, int users,
+		      int groups, int ctes, int members, int links)
+{
+	char line[600];
+	int res = keys + users + groups + ctes;
+	size_t n = strlen(text);
+
+	snprintf(line, sizeof(line),
+		 "{\"t\":\"end\",\"counts\":{\"domains\":%d,\"resources\":%d,"
+		 "\"keys\":%d,\"users\":%d,\"groups\":%d,\"cte_policies\":%d,"
+		 "\"customer_fragments\":0,\"cas\":0,\"certificates\":0,"
+		 "\"policies\":0,\"schedules\":0,\"connections\":0,\"audit\":0,"
+		 "\"members\":%d,\"links\":%d,\"total\":%d}}\n",
+		 ndomains, res, keys, users, groups, ctes, members, links,
+		 ndomains + res + members + links);
+	text = realloc(text, n + strlen(line) + 1);
+	strcpy(text + n, line);
+	return text;
+}
+
+#define RES(type, name, attrs) \
+	"{\"t\":\"resource\",\"id\":\"hand-" name "\",\"domain\":\"hand\"," \
+	"\"type\":\"" type "\",\"name\":\"" name "\",\"version\":0," \
+	"\"attrs\":" attrs ",\"createdAt\":\"2026-01-02T03:04:05Z\"}\n"
+
+/* Member and link lines before their resources (the format promises
+ * only "domains first"); an HSM-anchored source domain. */
+static void test_hand(struct bk_store *c, struct bk_rot *rot)
+{
+	static const char head[] =
+		"{\"kind\":\"backupfs-snapshot\",\"format\":1,\"scope\":\"domain\","
+		"\"domain\":\"hand\"}\n";
+	static const char body[] =
+		"{\"t\":\"member\",\"domain\":\"hand\",\"group\":\"g1\",\"user\":\"u1\"}\n"
+		"{\"t\":\"member\",\"domain\":\"hand\",\"group\":\"g1\",\"user\":\"ghost\"}\n"
+		"{\"t\":\"link\",\"domain\":\"hand\",\"policy\":\"pol\",\"key\":\"there\"}\n"
+		RES("users", "u1", "{}")
+		RES("groups", "g1", "{\"members\":[\"u1\",\"ghost\"]}")
+		RES("cte_policies", "pol", "{\"keys\":[\"there\"]}");
+	struct bk_err e = { 0 };
+	json_object *report;
+	char *text, *before;
+	int ret;
+
+	text = malloc(sizeof(head) + 200 + sizeof(body));
+	sprintf(text, "%s{\"t\":\"domain\",\"name\":\"hand\",\"hsm\":null,"
+		"\"createdAt\":\"2026-01-01T00:00:00Z\"}\n%s", head, body);
+	text = end_line(text, 1, 0, 1, 1, 1, 2, 1);
+	add_domain(c, "t-hand", NULL);
+	tu_add(c, rot, "t-hand", "keys", "there", NULL);
+	ret = restore(c, rot, "t-hand", text, &report, NULL, &e);
+	if (ret)
+		fprintf(stderr, "restore: %s\n", e.msg);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "members", "restored"), 1);
+	CHECK_EQ_INT(rep_n(report, "members", "dropped"), 1);
+	CHECK_EQ_INT(rep_n(report, "links", "restored"), 1);
+	json_object_put(report);
+	CHECK_EQ_INT(member(c, "t-hand", "g1", "u1"), 1);
+	CHECK_EQ_INT(member(c, "t-hand", "g1", "ghost"), 0);
+	CHECK_EQ_INT(link_of(c, "t-hand", "pol", "there"), 1);
+	CHECK_EQ_INT(tu_scalar(c, "SELECT COUNT(*) FROM resources WHERE id = 'hand-u1'"
+			    " AND domain = 't-hand'"), 1);
+	free(text);
+
+	/* The same id under another name: that resource is already here. */
+	text = malloc(sizeof(head) + 600);
+	sprintf(text, "%s{\"t\":\"domain\",\"name\":\"hand\",\"hsm\":null,"
+		"\"createdAt\":\"2026-01-01T00:00:00Z\"}\n"
+		"{\"t\":\"resource\",\"id\":\"hand-u1\",\"domain\":\"hand\","
+		"\"type\":\"users\",\"name\":\"renamed\",\"version\":0,"
+		"\"attrs\":{},\"createdAt\":\"2026-01-02T03:04:05Z\"}\n", head);
+	text = end_line(text, 1, 0, 1, 0, 0, 0, 0);
+	before = dump(c);
+	ret = restore(c, rot, "t-hand", text, &report, NULL, &e);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "users", "skipped"), 1);
+	CHECK(!strcmp(rep_names(report, "users", "skippedNames"), "renamed"));
+	json_object_put(report);
+	CHECK(unchanged(c, before));
+	free(before);
+	free(text);
+
+	/* The same from an HSM-anchored domain: refused into a domain
+	 * without that HSM, accepted into one with it. */
+	text = malloc(sizeof(head) + 200 + sizeof(body));
+	sprintf(text, "%s{\"t\":\"domain\",\"name\":\"hand\",\"hsm\":"
+		"\"pkcs11:token=part1\",\"createdAt\":\"2026-01-01T00:00:00Z\"}\n%s",
+		head, body);
+	text = end_line(text, 1, 0, 1, 1, 1, 2, 1);
+	add_domain(c, "t-hsm", "pkcs11:token=part2");
+	before = dump(c);
+	ret = restore(c, rot, "t-hsm", text, &report, NULL, &e);
+	CHECK_EQ_INT(ret, -EINVAL);
+	CHECK(strstr(e.msg, "same HSM partition") != NULL);
+	json_object_put(report);
+	CHECK(unchanged(c, before));
+	free(before);
+	add_domain(c, "t-hsm1", "pkcs11:token=part1");
+	ret = restore(c, rot, "t-hsm1", text, &report, NULL, &e);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "users", "restored"), 1);
+	json_object_put(report);
+	free(text);
+}
+
+/* 1,100 users skipped: the name list stops at 1,000. */
+static void test_many(struct bk_store *c, struct bk_rot *rot)
+{
+	struct bk_err e = { 0 };
+	json_object *report;
+	char *text;
+	size_t n;
+	int ret;
+
+	text = malloc(200 * 1200);
+	n = (size_t)sprintf(text,
+		"{\"kind\":\"backupfs-snapshot\",\"format\":1,\"scope\":\"domain\","
+		"\"domain\":\"many\",\"total\":1101}\n"
+		"{\"t\":\"domain\",\"name\":\"many\",\"hsm\":null,"
+		"\"createdAt\":\"2026-01-01T00:00:00Z\"}\n");
+	for (int i = 0; i < 1100; i++)
+		n += (size_t)sprintf(text + n,
+			"{\"t\":\"resource\",\"id\":\"many-%d\",\"domain\":\"many\","
+			"\"type\":\"users\",\"name\":\"user-%04d\",\"version\":0,"
+			"\"attrs\":{},\"createdAt\":\"2026-01-02T03:04:05Z\"}\n",
+			i, i);
+	text = end_line(text, 1, 0, 1100, 0, 0, 0, 0);
+	add_domain(c, "t-many", NULL);
+	ret = restore(c, rot, "t-many", text, &report, NULL, &e);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "users", "restored"), 1100);
+	CHECK(!json_object_object_get_ex(rep(report, "users"), "truncated", NULL));
+	json_object_put(report);
+	ret = restore(c, rot, "t-many", text, &report, NULL, &e);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "users", "skipped"), 1100);
+	CHECK_EQ_INT(json_object_array_length(json_object_object_get(
+		rep(report, "users"), "skippedNames")), 1000);
+	CHECK(json_object_get_boolean(json_object_object_get(
+		rep(report, "users"), "truncated")));
+	json_object_put(report);
+	free(text);
+}
+
+int main(void)
+{
+	struct bk_rot *rot_a = NULL, *rot_c = NULL;
+	struct bk_store *a, *c;
+
+	/* The fixture: its checks are counted in test_restore_domain. */
+	if (bk_crypto_init() != 0) {
+		fprintf(stderr, "bk_crypto_init failed\n");
+		return 1;
+	}
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	a = rd_open_store(dir, "a", &rot_a);
+	c = rd_open_store(dir, "c", &rot_c);
+
+	test_links(a, rot_a, c, rot_c);
+	test_hand(c, rot_c);
+	test_many(c, rot_c);
+
+	bk_store_close(a);
+	bk_store_close(c);
+	bk_rot_free(rot_a);
+	bk_rot_free(rot_c);
+	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
+	return check_done("test_restore_domain_payloads");
+}
