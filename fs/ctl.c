@@ -330,8 +330,15 @@ int bkfs_ctl_flush(struct bkfs_ctl *c, uid_t uid)
 		if (c->state == C_REFUSED)
 			return -EINVAL;	/* reason already noted */
 		if (c->state == C_OPEN && c->len &&
-		    !all_space(c->buf, c->len))
-			return refuse(c, uid, EINVAL, "incomplete JSON object");
+		    !all_space(c->buf, c->len)) {
+			/* A flush is any close of the handle, a shell's
+			 * dup2-and-close included: the closer hears EINVAL,
+			 * but the handle stays open to more text, so an
+			 * object written in several pieces still acts. */
+			bkfs_refuse(uid, c->node.path, EINVAL,
+				    "incomplete JSON object");
+			return -EINVAL;
+		}
 		return 0;
 	case IO_PASS:
 		return flush_pass(c, uid);

@@ -238,4 +238,15 @@ assert_eq "$n" "1" "tar c of backups/"
 find "$M" -type f ! -name wait ! -name passphrase ! -name '*.backupkey' -exec sha256sum {} + >/dev/null
 assert_eq "$(cat "$M/status")" "$st" "rsync, tar and find act on nothing"
 
+# each open handle of a control file has its own buffer: two writers
+# interleaved on backupkeys/create each create their own key
+exec 3> "$M/system/backupkeys/create" 4> "$M/system/backupkeys/create"
+printf '{"name":' >&3
+printf '{"name":"handle-four"}' >&4
+printf '"handle-three"}' >&3
+exec 3>&- 4>&-
+names=$(cat "$M"/system/backupkeys/*/key.json | jq -r .name | sort | tr '\n' ' ')
+assert_contains "$names" "handle-four" "the second handle's object acted on its own"
+assert_contains "$names" "handle-three" "the first handle's object, split across writes, acted too"
+
 bk_done
