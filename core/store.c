@@ -109,9 +109,24 @@ static const char *const migrations[] = {
 	"    'backup-admin', 'domain-backup-admin')),"
 	"  domain TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY(principal_kind, principal_id, role, domain));",
+
+	/* 3: the root of trust's keys on an HSM (issue 4).  Reserved. */
+	"SELECT 1;",
+
+	/* 4: schedules, their runs, and the audit trail (issue 5).
+	 * Reserved. */
+	"SELECT 1;",
+
+	/* 5: SCP/SFTP connections and transfers (issue 5).  Reserved. */
+	"SELECT 1;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int bk_store_schema_version(void)
+{
+	return SCHEMA_VERSION;
+}
 
 /* SQL of the cached statements, indexed by enum bk_stmt. */
 static const char *const stmt_sql[BK_ST__COUNT] = {

@@ -62,6 +62,8 @@ struct bk_store;
 int bk_store_open(const char *db_path, int create, struct bk_store **out,
 		  struct bk_err *err);
 void bk_store_close(struct bk_store *s);
+/* The schema version this build migrates databases to. */
+int bk_store_schema_version(void);
 
 /* The raw connection (borrowed), for the engine's own tables. */
 sqlite3 *bk_store_db(struct bk_store *s);

@@ -85,6 +85,13 @@ enum bkfs_kind {
 	K_KEY, K_KEY_JSON, K_KEY_EXPORT, K_KEY_DEFAULT,
 	K_RESOURCES, K_RESTYPE, K_RESOURCE,
 	K_STAGED,		/* an entry of an upload box */
+
+	/* issue 4 (HSM) kinds, if any: */
+
+	/* issue 5 (schedules, audit) kinds: */
+
+	/* issue 5 (SCP/SFTP, connections) kinds: */
+
 	K_NONE
 };
 

@@ -468,6 +468,12 @@ static const struct bkfs_row rows[] = {
 	{ .kind = K_STAGED, .parent = K_KEY_UPLOAD, .mode = S_IFREG | 0644,
 	  .io = IO_STAGED, .size = SZ_STAGED, .mtime = MT_STAGED,
 	  .bind = bind_staged, .list = list_staged },
+
+	/* issue 4 (HSM) rows, if any: */
+
+	/* issue 5 (schedules, audit) rows: */
+
+	/* issue 5 (SCP/SFTP, connections) rows: */
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))

@@ -9,8 +9,10 @@ BK_BUILD_PACKAGES=(build-essential cmake pkg-config libfuse3-dev fuse3
 # In addition, to run every test.  clang-14 and libclang-rt-14-dev (which
 # holds libFuzzer: -fsanitize=fuzzer) build the fuzz targets; llvm-14 gives
 # llvm-symbolizer for their stack traces; valgrind checks the unit tests.
-BK_TEST_PACKAGES=(rclone softhsm2 valgrind groff-base man-db
-	clang-14 libclang-rt-14-dev llvm-14)
+# softhsm2 and opensc (pkcs11-tool) give the tests a PKCS#11 token;
+# openssh-server is the SCP/SFTP peer the tests start on loopback.
+BK_TEST_PACKAGES=(rclone softhsm2 opensc p11-kit valgrind groff-base man-db
+	clang-14 libclang-rt-14-dev llvm-14 openssh-server openssh-client)
 
 bk_installed() {
 	local s

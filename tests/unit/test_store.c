@@ -45,10 +45,11 @@ static void test_open(void)
 	struct bk_store *s = NULL;
 	struct bk_err e = { 0 };
 	sqlite3 *raw;
+	char sql[64];
 
 	CHECK_EQ_INT(bk_store_open(db_path, 0, &s, &e), -ENOENT);
 	CHECK_EQ_INT(bk_store_open(db_path, 1, &s, &e), 0);
-	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), 2);
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), bk_store_schema_version());
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA foreign_keys"), 1);
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA synchronous"), 2);	/* FULL */
 	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
@@ -71,7 +72,7 @@ static void test_open(void)
 	/* Reopening runs no migration twice. */
 	s = NULL;
 	CHECK_EQ_INT(bk_store_open(db_path, 0, &s, &e), 0);
-	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), 2);
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), bk_store_schema_version());
 	{
 		sqlite3_stmt *st;
 
@@ -93,8 +94,9 @@ static void test_open(void)
 	CHECK(s == NULL);
 	CHECK(has(&e, "database schema version 99 is newer than this backupfs supports"));
 	CHECK_EQ_INT(sqlite3_open(db_path, &raw), SQLITE_OK);
-	CHECK_EQ_INT(sqlite3_exec(raw, "PRAGMA user_version = 2", NULL, NULL,
-				  NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		 bk_store_schema_version());
+	CHECK_EQ_INT(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(raw);
 }
 
