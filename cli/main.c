@@ -6,6 +6,7 @@
 #include <string.h>
 
 int cmd_access(struct cli *c, int argc, char **argv);	/* cmd_access.c */
+int cmd_schedule(struct cli *c, int argc, char **argv);	/* cmd_schedule.c */
 
 static const struct {
 	const char *name;
@@ -20,6 +21,7 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "wait", cmd_wait },
 	{ "access", cmd_access },
+	{ "schedule", cmd_schedule },
 };
 
 void cli_help(FILE *out)
@@ -62,6 +64,15 @@ void cli_help(FILE *out)
 "  access revoke --user NAME|UID | --group NAME|GID --role ROLE [--domain D]\n"
 "        roles: admin, backup-admin (system scope), domain-admin,\n"
 "        domain-backup-admin (with --domain); see docs/OPERATIONS.md\n"
+"  schedule list\n"
+"        the schedules of backups, one config.json a line\n"
+"  schedule add JSON|-\n"
+"        create a schedule (the JSON of MOUNT/schedules/create)\n"
+"  schedule delete NAME\n"
+"  schedule run-now NAME\n"
+"        queue a run; the mounted daemon starts it\n"
+"  schedule runs NAME\n"
+"        the schedule's runs, one JSON object a line\n"
 "  wait MOUNTPOINT [--timeout SECONDS]\n"
 "        follow the running operation of a mounted backupfs; exit 0 on\n"
 "        Completed, 1 on Failed (the reason on stderr)\n"

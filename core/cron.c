@@ -172,7 +172,7 @@ int bk_cron_parse(const char *text, struct bk_cron *c, struct bk_err *err)
 	int64_t next;
 
 	if (!text || strlen(text) >= sizeof(buf))
-		return bk_errf(err, -EINVAL, "run_at: %s", text ?
+		return bk_errf(err, -EINVAL, "%s", text ?
 			       "too long" : "missing");
 	snprintf(buf, sizeof(buf), "%s", text);
 	for (tok = strtok_r(buf, " \t", &save); tok;
@@ -185,7 +185,7 @@ int bk_cron_parse(const char *text, struct bk_cron *c, struct bk_err *err)
 	}
 	if (n != 5)
 		return bk_errf(err, -EINVAL,
-			       "run_at \"%s\": expected 5 fields (minute hour day-of-month month day-of-week), found %s%d",
+			       "\"%s\": expected 5 fields (minute hour day-of-month month day-of-week), found %s%d",
 			       text, n > 5 ? "more than " : "", n > 5 ? 5 : n);
 	for (int i = 0; i < 5; i++) {
 		ret = parse_field(&fields[i], part[i], &bits[i], &any[i], err);
@@ -203,7 +203,7 @@ int bk_cron_parse(const char *text, struct bk_cron *c, struct bk_err *err)
 	/* 2000-01-01: the nine years after it hold two Feb 29ths */
 	if (bk_cron_next(c, 946684800, &next))
 		return bk_errf(err, -EINVAL,
-			       "run_at \"%s\" is never due (no such day)", text);
+			       "\"%s\" is never due (no such day)", text);
 	return 0;
 }
 

@@ -142,8 +142,11 @@ char *bk_path_join(const char *a, const char *b);
 
 /* status.c: loads the last operation recorded (engine open). */
 void bk_op_load_last(struct bk_engine *e);
-/* status.c: writes queued audit rows; db_lock held. */
+/* audit.c: writes queued audit rows; db_lock held. */
 int bk_audit_flush(struct bk_engine *e);
+/* audit.c: appends a record (its JSON object) to the trail of s unless
+ * its id is there; SQLite's result code. */
+int bk_audit_insert_json(struct bk_store *s, json_object *rec);
 
 /* Reads a whole small file into a new buffer (caller frees). */
 int bk_read_small(const char *path, size_t max, uint8_t **buf, size_t *len,

@@ -113,9 +113,45 @@ static const char *const migrations[] = {
 	/* 3: the root of trust's keys on an HSM (issue 4).  Reserved. */
 	"SELECT 1;",
 
-	/* 4: schedules, their runs, and the audit trail (issue 5).
-	 * Reserved. */
-	"SELECT 1;",
+	/* 4: schedules' runs and runner state (the schedules themselves are
+	 * resources of type "schedules" in the root domain, core/schedule.c),
+	 * and the audit trail as a file (core/audit.c): each record keeps its
+	 * JSON line, its length and its byte offset in MOUNT/audit, and a
+	 * random id by which a system restore adds the records it lacks. */
+	"CREATE TABLE schedule_runs("
+	"  seq INTEGER PRIMARY KEY,"
+	"  schedule TEXT NOT NULL,"
+	"  due_epoch INTEGER NOT NULL,"
+	"  started TEXT,"
+	"  finished TEXT,"
+	"  status TEXT NOT NULL,"
+	"  domain TEXT,"
+	"  backup_id TEXT,"
+	"  reason TEXT,"
+	"  transfer_id TEXT);"
+	"CREATE INDEX schedule_runs_by_name ON schedule_runs(schedule, seq);"
+	"CREATE INDEX schedule_runs_by_status ON schedule_runs(status);"
+	"CREATE TABLE schedule_state("
+	"  name TEXT PRIMARY KEY,"
+	"  checked_epoch INTEGER NOT NULL);"
+	"ALTER TABLE audit ADD COLUMN pid INTEGER;"
+	"ALTER TABLE audit ADD COLUMN scope TEXT;"
+	"ALTER TABLE audit ADD COLUMN domain TEXT;"
+	"ALTER TABLE audit ADD COLUMN rid TEXT;"
+	"ALTER TABLE audit ADD COLUMN line TEXT;"
+	"ALTER TABLE audit ADD COLUMN len INTEGER;"
+	"ALTER TABLE audit ADD COLUMN off INTEGER;"
+	"UPDATE audit SET rid = lower(hex(randomblob(16)));"
+	"UPDATE audit SET line = json_object('id', rid, 'time', time,"
+	"  'uid', uid, 'pid', NULL, 'operation', action, 'scope', NULL,"
+	"  'domain', NULL, 'ids', json_object('target', target),"
+	"  'result', result, 'reason', message) || char(10);"
+	"UPDATE audit SET len = length(CAST(line AS BLOB));"
+	"UPDATE audit SET off = c.o FROM (SELECT seq,"
+	"  SUM(len) OVER (ORDER BY seq) - len AS o FROM audit) AS c"
+	"  WHERE c.seq = audit.seq;"
+	"CREATE UNIQUE INDEX audit_by_rid ON audit(rid);"
+	"CREATE INDEX audit_by_off ON audit(off);",
 
 	/* 5: SCP/SFTP connections and transfers (issue 5).  Reserved. */
 	"SELECT 1;",

@@ -89,6 +89,8 @@ enum bkfs_kind {
 	/* issue 4 (HSM) kinds, if any: */
 
 	/* issue 5 (schedules, audit) kinds: */
+	K_SCHEDULES, K_SCHEDULES_CREATE, K_SCHEDULE, K_SCHEDULE_CONFIG,
+	K_SCHEDULE_RUN_NOW, K_SCHEDULE_RUNS, K_AUDIT,
 
 	/* issue 5 (SCP/SFTP, connections) kinds: */
 
@@ -107,10 +109,12 @@ enum bkfs_io {
 	IO_CTL_ANY,		/* control: any byte makes act() run */
 	IO_PASS,		/* passphrase: write-only, set at flush */
 	IO_STAGED,		/* upload box entry (upload.c) */
+	IO_STREAM,		/* read-only, stream_read() at each read */
 };
 
 /* How the size is known. */
-enum bkfs_size { SZ_ZERO, SZ_CONTENT, SZ_ARCHIVE, SZ_EXPORT, SZ_STAGED };
+enum bkfs_size { SZ_ZERO, SZ_CONTENT, SZ_ARCHIVE, SZ_EXPORT, SZ_STAGED,
+		 SZ_STREAM };
 /* Where the mtime comes from. */
 enum bkfs_mtime { MT_START, MT_NOW, MT_BACKUP, MT_KEY, MT_STAGED, MT_REPORT };
 
@@ -143,6 +147,10 @@ struct bkfs_row {
 	/* rmdir: deletes what the directory stands for. */
 	int (*remove)(const struct bkfs_node *n, uid_t uid,
 		      struct bk_err *err);
+	/* IO_STREAM: the size, and a part of the content (a file too large
+	 * to build whole at open; its size is taken at open). */
+	int (*stream_size)(uint64_t *size);
+	int (*stream_read)(char *buf, size_t size, uint64_t off, size_t *got);
 };
 
 #define BKFS_R_DOMAIN_ONLY	1u	/* only under domains/<d>/ */
@@ -282,8 +290,35 @@ int bkfs_check(const struct bkfs_node *n, int action);
 /* The action an upload box (K_UPLOAD, K_RESTORE, K_KEY_UPLOAD) does. */
 int bkfs_box_action(const struct bkfs_node *box);
 
+/* ---- sched.c: schedules/ and audit (issue 5) ---- */
+int bkfs_bind_schedule(struct bkfs_node *n, const char *comp);
+int bkfs_list_schedules(const struct bkfs_node *dir,
+			const struct bkfs_row *row, struct bkfs_lister *l);
+int bkfs_content_sched_config(const struct bkfs_node *n, char **buf,
+			      size_t *len);
+int bkfs_content_sched_runs(const struct bkfs_node *n, char **buf,
+			    size_t *len);
+int bkfs_usage_sched_create(const struct bkfs_node *n, char **buf,
+			    size_t *len);
+int bkfs_usage_sched_run_now(const struct bkfs_node *n, char **buf,
+			     size_t *len);
+int bkfs_act_sched_create(const struct bkfs_node *n, uid_t uid,
+			  const char *req, struct bk_err *err);
+int bkfs_act_sched_run_now(const struct bkfs_node *n, uid_t uid,
+			   const char *req, struct bk_err *err);
+int bkfs_remove_schedule(const struct bkfs_node *n, uid_t uid,
+			 struct bk_err *err);
+int bkfs_audit_size(uint64_t *size);
+int bkfs_audit_read(char *buf, size_t size, uint64_t off, size_t *got);
+/* The runner and the audit trail's caller hook: after mounting, and
+ * before the engine closes. */
+void bkfs_sched_start(void);
+void bkfs_sched_stop(void);
+
 /* ---- ops.c ---- */
 extern const struct fuse_operations bkfs_ops;
+/* The process (thread group) of the current request; 0 outside one. */
+pid_t bkfs_caller_process(void);
 
 /* ---- loop.c (libfuse 3.12 API: loop config with max_threads) ---- */
 struct bkfs_cmdline {

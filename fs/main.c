@@ -288,6 +288,7 @@ int main(int argc, char **argv)
 	if (!cl.foreground)
 		detach_stdio(notify_fd);
 	bkfs_log(LOG_INFO, "serving %s on %s", state, cl.mountpoint);
+	bkfs_sched_start();
 	r = bkfs_loop(f, &cl);	/* > 0: the signal that ended it */
 	ret = r < 0 ? 1 : 0;
 	fuse_remove_signal_handlers(fuse_get_session(f));
@@ -298,6 +299,7 @@ out:
 			fuse_unmount(f);
 		fuse_destroy(f);
 	}
+	bkfs_sched_stop();
 	if (bkfs.engine)
 		bk_engine_close(bkfs.engine);
 	free(cl.mountpoint);

@@ -28,6 +28,7 @@ struct fh {
 	int fd;				/* IO_ARCHIVE */
 	struct bkfs_ctl *ctl;		/* IO_CTL_*, IO_PASS */
 	struct bkfs_sfh *sfh;		/* IO_STAGED */
+	const struct bkfs_row *row;	/* IO_STREAM */
 };
 
 static struct fh *fh_of(struct fuse_file_info *fi)
@@ -44,7 +45,7 @@ static uid_t caller(void)
 
 /* The process (thread group) of a request's thread id: FUSE requests
  * carry the calling thread's id.  The pid itself if /proc cannot say. */
-static pid_t caller_process(void)
+pid_t bkfs_caller_process(void)
 {
 	struct fuse_context *c = fuse_get_context();
 	char path[64], line[128];
@@ -90,7 +91,7 @@ static struct fh *fh_new(enum bkfs_io io, const char *path)
 	h->io = io;
 	h->fd = -1;
 	h->uid = caller();
-	h->owner = caller_process();
+	h->owner = bkfs_caller_process();
 	h->path = strdup(path);
 	if (!h->path) {
 		free(h);
@@ -412,6 +413,7 @@ static int open_node(const struct bkfs_node *n, struct fuse_file_info *fi,
 	case IO_WAIT:
 	case IO_ARCHIVE:
 	case IO_EXPORT:
+	case IO_STREAM:
 		if (acc != O_RDONLY || (fi->flags & O_TRUNC))
 			return -EACCES;
 		break;
@@ -460,6 +462,15 @@ static int open_node(const struct bkfs_node *n, struct fuse_file_info *fi,
 				    err.msg[0] ? err.msg : strerror(-r));
 		fi->direct_io = 1;
 		break;
+	case IO_STREAM: {
+		uint64_t size = 0;
+
+		h->row = row;
+		r = row->stream_size(&size);
+		h->len = (size_t)size;	/* reads stop at the size of open */
+		fi->direct_io = 1;
+		break;
+	}
 	case IO_STAGED: {
 		struct bkfs_node box;
 		const char *base;
@@ -545,6 +556,17 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 		return bkfs_sfh_read(h->sfh, buf, size, off);
 	case IO_PASS:
 		return -EACCES;
+	case IO_STREAM: {
+		size_t got = 0;
+		int r;
+
+		if (off < 0 || (size_t)off >= h->len)
+			return 0;
+		if (size > h->len - (size_t)off)
+			size = h->len - (size_t)off;
+		r = h->row->stream_read(buf, size, (uint64_t)off, &got);
+		return r ? r : (int)got;
+	}
 	default:
 		if (off < 0)
 			return -EINVAL;
@@ -581,7 +603,7 @@ static int op_flush(const char *path, struct fuse_file_info *fi)
 	struct fh *h = fh_of(fi);
 
 	(void)path;
-	if (!h || caller_process() != h->owner)
+	if (!h || bkfs_caller_process() != h->owner)
 		return 0;
 	if (h->sfh)
 		return bkfs_sfh_flush(h->sfh, caller());

@@ -472,6 +472,28 @@ static const struct bkfs_row rows[] = {
 	/* issue 4 (HSM) rows, if any: */
 
 	/* issue 5 (schedules, audit) rows: */
+	{ .kind = K_SCHEDULES, .parent = K_ROOT, .name = "schedules",
+	  .mode = DIR_MODE, .io = IO_DIR },
+	{ .kind = K_SCHEDULES_CREATE, .parent = K_SCHEDULES, .name = "create",
+	  .mode = CTL_MODE, .io = IO_CTL_JSON, .size = SZ_CONTENT,
+	  .content = bkfs_usage_sched_create, .act = bkfs_act_sched_create },
+	{ .kind = K_SCHEDULE, .parent = K_SCHEDULES, .mode = DIR_MODE,
+	  .io = IO_DIR, .bind = bkfs_bind_schedule,
+	  .list = bkfs_list_schedules, .remove = bkfs_remove_schedule },
+	{ .kind = K_SCHEDULE_CONFIG, .parent = K_SCHEDULE,
+	  .name = "config.json", .mode = RO_MODE, .io = IO_CONTENT,
+	  .size = SZ_CONTENT, .mtime = MT_NOW,
+	  .content = bkfs_content_sched_config },
+	{ .kind = K_SCHEDULE_RUN_NOW, .parent = K_SCHEDULE, .name = "run-now",
+	  .mode = CTL_MODE, .io = IO_CTL_ANY, .size = SZ_CONTENT,
+	  .content = bkfs_usage_sched_run_now,
+	  .act = bkfs_act_sched_run_now },
+	{ .kind = K_SCHEDULE_RUNS, .parent = K_SCHEDULE, .name = "runs",
+	  .mode = RO_MODE, .io = IO_CONTENT, .size = SZ_CONTENT,
+	  .mtime = MT_NOW, .content = bkfs_content_sched_runs },
+	{ .kind = K_AUDIT, .parent = K_ROOT, .name = "audit", .mode = RO_MODE,
+	  .io = IO_STREAM, .size = SZ_STREAM, .mtime = MT_NOW,
+	  .stream_size = bkfs_audit_size, .stream_read = bkfs_audit_read },
 
 	/* issue 5 (SCP/SFTP, connections) rows: */
 };
@@ -657,6 +679,15 @@ int bkfs_stat(const struct bkfs_node *n, struct stat *st)
 		if (ret)
 			return ret;
 		break;
+	case SZ_STREAM: {
+		uint64_t sz = 0;
+
+		ret = r->stream_size(&sz);
+		if (ret)
+			return ret;
+		len = (size_t)sz;
+		break;
+	}
 	default:
 		break;
 	}

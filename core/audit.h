@@ -1,0 +1,49 @@
+/* audit.h - the audit trail: every operation and every refusal, read as
+ * JSON lines from MOUNT/audit (docs/OPERATIONS.md, "Audit trail").
+ *
+ * A record is {"id", "time", "uid", "pid", "operation", "scope", "domain",
+ * "ids": {...}, "result", "reason"}.  Records are only ever appended; each
+ * keeps its line and its byte offset, so the file's size is known and any
+ * part of it is read without building the whole.  bk_audit() and
+ * bk_note_refusal() of engine.h remain the short forms.
+ */
+#ifndef BK_AUDIT_H
+#define BK_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "engine.h"
+
+struct bk_audit_rec {
+	uid_t uid;
+	pid_t pid;		/* 0: the hook's answer, else this process */
+	const char *operation;
+	const char *scope;	/* "system" | "domain" | NULL */
+	const char *domain;	/* NULL unless scope is "domain" */
+	json_object *ids;	/* borrowed, may be NULL: {"backupId": ...} */
+	const char *result;
+	const char *reason;
+};
+
+void bk_audit_rec(struct bk_engine *e, const struct bk_audit_rec *r);
+
+/* The daemon tells who called: fn returns the requesting process (0 when
+ * the thread serves no request).  Set once, before any request. */
+void bk_audit_set_pid_hook(pid_t (*fn)(void));
+
+/* Records made by this thread until the next call carry "schedule": name
+ * among their ids (NULL: none).  The schedule runner's thread uses it. */
+void bk_audit_set_schedule(const char *name);
+
+/* The size in bytes of MOUNT/audit. */
+int bk_audit_size(struct bk_engine *e, uint64_t *size, struct bk_err *err);
+/* Copies up to size bytes of MOUNT/audit at off into buf; *got bytes (0 at
+ * the end). */
+int bk_audit_read(struct bk_engine *e, char *buf, size_t size, uint64_t off,
+		  size_t *got, struct bk_err *err);
+
+#endif
