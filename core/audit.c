@@ -351,3 +351,66 @@ out:
 	*got = n;
 	return ret;
 }
+
+/* ---- in system backups ---- */
+
+int bk_audit_snap_write(struct bk_store *s,
+			int (*emit)(void *arg, json_object *line,
+				    struct bk_err *err),
+			void *arg, struct bk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	if (sqlite3_prepare_v2(bk_store_db(s),
+			       "SELECT line FROM audit WHERE line IS NOT NULL"
+			       " ORDER BY off", -1, &st,
+			       NULL))
+		return bk_db_err(s, err);
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_object *line, *rec = json_tokener_parse(
+			(const char *)sqlite3_column_text(st, 0));
+
+		if (!rec)
+			continue;	/* never: lines are written by json-c */
+		line = json_object_new_object();
+		json_object_object_add(line, "t", json_object_new_string("audit"));
+		json_object_object_add(line, "r", rec);
+		ret = emit(arg, line, err);
+		json_object_put(line);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = bk_db_err(s, err);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int bk_audit_snap_check(json_object *line, struct bk_err *err)
+{
+	static const char *const strs[] = { "id", "time", "operation", NULL };
+	json_object *r, *v;
+
+	if (json_object_object_length(line) != 2 ||
+	    !json_object_object_get_ex(line, "r", &r) ||
+	    !json_object_is_type(r, json_type_object))
+		return bk_errf(err, -EINVAL,
+			       "an audit line must be {\"t\": \"audit\", \"r\": {...}}");
+	for (int i = 0; strs[i]; i++)
+		if (!json_object_object_get_ex(r, strs[i], &v) ||
+		    !json_object_is_type(v, json_type_string))
+			return bk_errf(err, -EINVAL,
+				       "an audit record without \"%s\"",
+				       strs[i]);
+	if (!bk_id_valid(json_object_get_string(
+		    json_object_object_get(r, "id"))))
+		return bk_errf(err, -EINVAL, "an audit record's id is not an id");
+	return 0;
+}
+
+int bk_audit_snap_insert(struct bk_store *s, json_object *line,
+			 struct bk_err *err)
+{
+	int rc = bk_audit_insert_json(s, json_object_object_get(line, "r"));
+
+	return rc == SQLITE_OK ? 0 : bk_db_err(s, err);
+}

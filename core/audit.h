@@ -46,4 +46,22 @@ int bk_audit_size(struct bk_engine *e, uint64_t *size, struct bk_err *err);
 int bk_audit_read(struct bk_engine *e, char *buf, size_t size, uint64_t off,
 		  size_t *got, struct bk_err *err);
 
+/* ---- in system backups (snapshot.c, snapshot_read.c) ----
+ * A system snapshot carries the trail as lines {"t": "audit", "r":
+ * record}, after the links and before the end line, counted in no count
+ * (the archive's chunks authenticate them).  A system restore adds the
+ * records the appliance lacks (by id) at the end of its trail and never
+ * removes one: the appliance's own trail survives every restore. */
+struct bk_store;
+/* Calls emit with each line (borrowed), oldest first. */
+int bk_audit_snap_write(struct bk_store *s,
+			int (*emit)(void *arg, json_object *line,
+				    struct bk_err *err),
+			void *arg, struct bk_err *err);
+/* Checks an "audit" line: -EINVAL with the reason. */
+int bk_audit_snap_check(json_object *line, struct bk_err *err);
+/* Adds the line's record unless its id is there. */
+int bk_audit_snap_insert(struct bk_store *s, json_object *line,
+			 struct bk_err *err);
+
 #endif

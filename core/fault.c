@@ -15,6 +15,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char point_name[128];	/* empty: no fault configured */
 static long fire_at = 1;
 static int fire_errno = EIO;	/* 0: kill */
+static int stall;		/* wait for $BACKUPFS_FAULT_RELEASE */
 static atomic_long calls;
 
 static void parse(void)
@@ -36,6 +37,8 @@ static void parse(void)
 			fire_at = n;
 		else if (!strcmp(tok, "kill"))
 			fire_errno = 0;
+		else if (!strcmp(tok, "stall"))
+			stall = 1;
 		else if (!strcmp(tok, "EIO"))
 			fire_errno = EIO;
 		else if (!strcmp(tok, "ENOSPC"))
@@ -52,7 +55,7 @@ static void parse(void)
 	snprintf(point_name, sizeof(point_name), "%s",
 		 strtok_r(strcpy(buf, env), ":", &save));
 	fprintf(stderr, "BACKUPFS_FAULT: call %ld of %s will %s (test only)\n",
-		fire_at, point_name, fire_errno ? strerror(fire_errno) : "kill");
+		fire_at, point_name, stall ? "stall" : fire_errno ? strerror(fire_errno) : "kill");
 }
 
 int bk_fault(const char *point)
@@ -62,6 +65,15 @@ int bk_fault(const char *point)
 		return 0;
 	if (atomic_fetch_add(&calls, 1) + 1 != fire_at)
 		return 0;
+	if (stall) {
+		const char *release = getenv("BACKUPFS_FAULT_RELEASE");
+
+		fprintf(stderr, "BACKUPFS_FAULT: %s stalls\n", point);
+		for (int i = 0; i < 6000 && release &&
+		     access(release, F_OK) < 0; i++)
+			usleep(50 * 1000);
+		return 0;
+	}
 	if (!fire_errno) {
 		fprintf(stderr, "BACKUPFS_FAULT: killed at %s\n", point);
 		kill(getpid(), SIGKILL);

@@ -13,6 +13,8 @@
 
 #include <openssl/crypto.h>
 
+#include "audit.h"
+
 #define OUT_BUF (64 * 1024)
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -297,6 +299,11 @@ out:
 	return ret;
 }
 
+static int emit_audit(void *arg, json_object *line, struct bk_err *err)
+{
+	return out_json(arg, line, err);
+}
+
 static int write_end(struct bk_snap_writer *w, struct bk_err *err)
 {
 	json_object *o = json_object_new_object(), *c = json_object_new_object();
@@ -381,6 +388,8 @@ int bk_snapshot_write(struct bk_store *s, struct bk_rot *rot,
 			       BK_C_MEMBERS, err)) ||
 	    (ret = write_pairs(&w, links_sql, "link", "policy", "key",
 			       BK_C_LINKS, err)) ||
+	    (!domain && (ret = bk_audit_snap_write(s, emit_audit, &w.out,
+						   err))) ||
 	    (ret = write_end(&w, err)) ||
 	    (ret = bk_snap_out_flush(&w.out, err)))
 		goto out;
@@ -507,6 +516,8 @@ static int restore_row(void *arg, const char *t, json_object *row,
 				       (unsigned long long)r->rows);
 		return 0;
 	}
+	if (!strcmp(t, "audit"))	/* added if missing, not counted */
+		return bk_audit_snap_insert(r->s, row, err);
 	ret = bk_snapshot_insert_row(r->s, r->rot, t, row, material,
 				     material_len, err);
 	if (ret)

@@ -20,6 +20,7 @@
 #include <json-c/printbuf.h>
 #include <openssl/crypto.h>
 
+#include "audit.h"
 #include "crypto.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -447,6 +448,8 @@ static int check_line(struct state *st, long lineno, const char *line,
 				  BK_C_LINKS, err);
 	if (!strcmp(*t, "end"))
 		return check_end(st, o, err);
+	if (!strcmp(*t, "audit"))
+		return bk_audit_snap_check(o, err);
 	return bk_errf(err, -EINVAL, "unknown row kind \"%s\"", *t);
 }
 
