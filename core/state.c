@@ -28,7 +28,7 @@ static int add_demo(struct bk_store *s, struct bk_rot *rot, struct bk_err *err)
 		{ "root", "cas", "local-ca", "{\"subject\":\"CN=Local CA\"}" },
 		{ "root", "certificates", "web-cert", "{\"subject\":\"CN=web\",\"issuer\":\"local-ca\"}" },
 		{ "root", "policies", "allow-admins", "{\"effect\":\"allow\"}" },
-		{ "root", "schedules", "nightly", "{\"run_at\":\"0 2 * * *\"}" },
+		{ "root", "schedules", "nightly", "{\"run_at\":\"0 2 * * *\",\"disabled\":true}" },
 		{ "root", "connections", "ldap-main", "{\"kind\":\"ldap\",\"url\":\"ldaps://ldap.example\"}" },
 		{ "root", "audit", "boot-0001", "{\"message\":\"appliance initialised\"}" },
 		{ "finance", "keys", "ledger-key", "{\"algorithm\":\"AES\",\"size\":256}" },
