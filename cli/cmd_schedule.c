@@ -115,26 +115,19 @@ static int schedule_named(struct cli *c, int argc, char **argv)
 
 int cmd_schedule(struct cli *c, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(struct cli *c, int argc, char **argv);
-	} subs[] = {
-		{ "list", schedule_list },
-		{ "add", schedule_add },
-		{ "delete", schedule_named },
-		{ "run-now", schedule_named },
-		{ "runs", schedule_named },
-	};
 	const char *sub;
-	size_t i;
 
 	c->synopsis = "schedule list | add | delete | run-now | runs ...";
 	sub = cli_subcommand(c, argc, argv);
 	if (!sub)
 		return CLI_USAGE;
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (!strcmp(sub, subs[i].name))
-			return subs[i].fn(c, argc - 1, argv + 1);
+	if (!strcmp(sub, "list"))
+		return schedule_list(c, argc - 1, argv + 1);
+	if (!strcmp(sub, "add"))
+		return schedule_add(c, argc - 1, argv + 1);
+	if (!strcmp(sub, "delete") || !strcmp(sub, "run-now") ||
+	    !strcmp(sub, "runs"))
+		return schedule_named(c, argc - 1, argv + 1);
 	c->cmd = argv[0];
 	return cli_usage(c, "unknown subcommand '%s'", sub);
 }

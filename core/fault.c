@@ -55,7 +55,8 @@ static void parse(void)
 	snprintf(point_name, sizeof(point_name), "%s",
 		 strtok_r(strcpy(buf, env), ":", &save));
 	fprintf(stderr, "BACKUPFS_FAULT: call %ld of %s will %s (test only)\n",
-		fire_at, point_name, stall ? "stall" : fire_errno ? strerror(fire_errno) : "kill");
+		fire_at, point_name, stall ? "stall" :
+		fire_errno ? strerror(fire_errno) : "kill");
 }
 
 int bk_fault(const char *point)

@@ -87,49 +87,94 @@ static int run_set(struct pass *p, long long seq, const char *status,
 		(int64_t)seq);
 }
 
+/* ---- runs as the runner sees them ---- */
+
+struct run {
+	long long seq;
+	char *name, *domain, *id;	/* domain, id: NULL if none */
+	int64_t due;
+};
+
+static char *dup_col(sqlite3_stmt *q, int i)
+{
+	const char *v = bk_sched_col(q, i);
+
+	return v ? strdup(v) : NULL;
+}
+
+/* The runs with status (of schedule name, if not NULL), oldest first or
+ * newest first.  *out new (free_runs). */
+static size_t load_runs(struct pass *p, const char *status, const char *name,
+			int newest_first, struct run **out)
+{
+	struct run *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *q;
+
+	*out = NULL;
+	if (bk_sched_sql_query(p->st, &q, newest_first ?
+		"SELECT seq, schedule, domain, backup_id, due_epoch"
+		" FROM schedule_runs WHERE status = ?1 AND (?2 IS NULL"
+		" OR schedule = ?2) ORDER BY seq DESC" :
+		"SELECT seq, schedule, domain, backup_id, due_epoch"
+		" FROM schedule_runs WHERE status = ?1 AND (?2 IS NULL"
+		" OR schedule = ?2) ORDER BY seq", "ss", status, name))
+		return 0;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		v[n].seq = sqlite3_column_int64(q, 0);
+		v[n].name = dup_col(q, 1);
+		v[n].domain = dup_col(q, 2);
+		v[n].id = dup_col(q, 3);
+		v[n].due = sqlite3_column_int64(q, 4);
+		if (v[n].name)
+			n++;
+	}
+	sqlite3_finalize(q);
+	*out = v;
+	return n;
+}
+
+static void free_runs(struct run *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].domain);
+		free(v[i].id);
+	}
+	free(v);
+}
+
 /* ---- retention ---- */
 
 static void retention(struct pass *p, const struct bk_sched *s)
 {
 	struct bk_backup_info info;
 	struct bk_err err = { 0, "" };
-	char **ids = NULL, **doms = NULL;
-	size_t n = 0, cap = 0, keep = 0;
-	sqlite3_stmt *q;
+	struct run *v;
+	size_t n, keep = 0;
 
-	if (!s->retention || bk_sched_sql_query(p->st, &q,
-			"SELECT domain, backup_id FROM schedule_runs"
-			" WHERE schedule = ?1 AND status = 'Completed'"
-			" AND backup_id IS NOT NULL ORDER BY seq DESC", "s",
-			s->name))
+	if (!s->retention)
 		return;
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			ids = realloc(ids, cap * sizeof(*ids));
-			doms = realloc(doms, cap * sizeof(*doms));
-		}
-		ids[n] = strdup(bk_sched_col(q, 1));
-		doms[n] = bk_sched_col(q, 0) ? strdup(bk_sched_col(q, 0)) : NULL;
-		n++;
-	}
-	sqlite3_finalize(q);
+	n = load_runs(p, "Completed", s->name, 1, &v);
 	bk_audit_set_schedule(s->name);
 	for (size_t i = 0; i < n; i++) {
-		if (bk_backup_get(p->e, doms[i], ids[i], &info, NULL) ||
+		if (!v[i].id || bk_backup_get(p->e, v[i].domain, v[i].id,
+					      &info, NULL) ||
 		    strcmp(info.status, "Completed"))
 			continue;	/* deleted by hand, or not usable */
 		if ((int64_t)++keep <= s->retention)
 			continue;
-		bk_backup_delete(p->e, doms[i], ids[i], 0, &err);
+		bk_backup_delete(p->e, v[i].domain, v[i].id, 0, &err);
 	}
 	bk_audit_set_schedule(NULL);
-	for (size_t i = 0; i < n; i++) {
-		free(ids[i]);
-		free(doms[i]);
-	}
-	free(ids);
-	free(doms);
+	free_runs(v, n);
 }
 
 /* ---- following started runs ---- */
@@ -185,40 +230,19 @@ static void run_finished(struct pass *p, long long seq, const char *name,
 static void follow_running(struct pass *p)
 {
 	struct bk_backup_info info;
-	sqlite3_stmt *q;
-	struct run { long long seq; char *name, *domain, *id; } *v = NULL;
-	size_t n = 0, cap = 0;
+	struct run *v;
+	size_t n = load_runs(p, "In Progress", NULL, 0, &v);
 
-	if (bk_sched_sql_query(p->st, &q, "SELECT seq, schedule, domain,"
-			       " backup_id FROM schedule_runs"
-			       " WHERE status = 'In Progress' ORDER BY seq", ""))
-		return;
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			v = realloc(v, cap * sizeof(*v));
-		}
-		v[n].seq = sqlite3_column_int64(q, 0);
-		v[n].name = strdup(bk_sched_col(q, 1));
-		v[n].domain = bk_sched_col(q, 2) ?
-			      strdup(bk_sched_col(q, 2)) : NULL;
-		v[n].id = strdup(bk_sched_col(q, 3) ? bk_sched_col(q, 3) : "");
-		n++;
-	}
-	sqlite3_finalize(q);
 	for (size_t i = 0; i < n; i++) {
-		if (bk_backup_get(p->e, v[i].domain, v[i].id, &info, NULL)) {
+		if (!v[i].id || bk_backup_get(p->e, v[i].domain, v[i].id,
+					      &info, NULL))
 			run_set(p, v[i].seq, "Failed", NULL, p->now_s, NULL,
 				NULL, "the backup was deleted before it finished");
-		} else if (strcmp(info.status, "In Progress")) {
+		else if (strcmp(info.status, "In Progress"))
 			run_finished(p, v[i].seq, v[i].name, v[i].domain,
 				     v[i].id, &info);
-		}
-		free(v[i].name);
-		free(v[i].domain);
-		free(v[i].id);
 	}
-	free(v);
+	free_runs(v, n);
 }
 
 /* ---- starting waiting runs ---- */
@@ -280,34 +304,17 @@ static int start_run(struct pass *p, long long seq, const char *name,
 
 static void start_waiting(struct pass *p)
 {
-	sqlite3_stmt *q;
-	struct run { long long seq; char *name; int64_t due; } *v = NULL;
-	size_t n = 0, cap = 0, i;
+	struct run *v;
+	size_t n = load_runs(p, "Waiting", NULL, 0, &v);
 	int busy = 0;
 
-	if (bk_sched_sql_query(p->st, &q, "SELECT seq, schedule, due_epoch"
-			       " FROM schedule_runs WHERE status = 'Waiting'"
-			       " ORDER BY seq", ""))
-		return;
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			v = realloc(v, cap * sizeof(*v));
-		}
-		v[n].seq = sqlite3_column_int64(q, 0);
-		v[n].name = strdup(bk_sched_col(q, 1));
-		v[n].due = sqlite3_column_int64(q, 2);
-		n++;
-	}
-	sqlite3_finalize(q);
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (!busy)
 			busy = start_run(p, v[i].seq, v[i].name, v[i].due);
 		else if (p->now - v[i].due >= BK_SCHED_WAIT_MINUTES * 60LL)
 			start_run(p, v[i].seq, v[i].name, v[i].due);
-		free(v[i].name);
 	}
-	free(v);
+	free_runs(v, n);
 }
 
 /* ---- due times ---- */

@@ -111,10 +111,10 @@ const char *bk_sched_col(sqlite3_stmt *q, int i)
 int bk_sched_state_reset(struct bk_store *st, const char *name, int64_t now,
 			 struct bk_err *err)
 {
-	if (bk_sched_sql_do(st, "DELETE FROM schedule_runs WHERE schedule = ?1", "s",
-		   name) ||
+	if (bk_sched_sql_do(st, "DELETE FROM schedule_runs"
+			    " WHERE schedule = ?1", "s", name) ||
 	    bk_sched_sql_do(st, "INSERT OR REPLACE INTO schedule_state(name,"
-		   " checked_epoch) VALUES (?1, ?2)", "si", name, now))
+			    " checked_epoch) VALUES (?1, ?2)", "si", name, now))
 		return bk_db_err(st, err);
 	return 0;
 }
@@ -122,9 +122,10 @@ int bk_sched_state_reset(struct bk_store *st, const char *name, int64_t now,
 int bk_sched_forget(struct bk_store *st, const char *name,
 		    struct bk_err *err)
 {
-	if (bk_sched_sql_do(st, "DELETE FROM schedule_runs WHERE schedule = ?1", "s",
-		   name) ||
-	    bk_sched_sql_do(st, "DELETE FROM schedule_state WHERE name = ?1", "s", name))
+	if (bk_sched_sql_do(st, "DELETE FROM schedule_runs"
+			    " WHERE schedule = ?1", "s", name) ||
+	    bk_sched_sql_do(st, "DELETE FROM schedule_state WHERE name = ?1",
+			    "s", name))
 		return bk_db_err(st, err);
 	return 0;
 }
@@ -146,19 +147,22 @@ int bk_sched_runs(struct bk_engine *e, const char *name, char **text,
 	if (!f)
 		return bk_errf(err, -ENOMEM, "out of memory");
 	pthread_mutex_lock(&e->db_lock);
-	if (bk_sched_sql_query(e->store, &q, "SELECT started, finished, status,"
-		      " backup_id, reason, transfer_id, due_epoch"
-		      " FROM schedule_runs WHERE schedule = ?1 ORDER BY seq",
-		      "s", name)) {
+	if (bk_sched_sql_query(e->store, &q, "SELECT started, finished,"
+			       " status, backup_id, reason, transfer_id,"
+			       " due_epoch FROM schedule_runs"
+			       " WHERE schedule = ?1 ORDER BY seq", "s", name)) {
 		ret = bk_db_err(e->store, err);
 		goto out;
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		json_object *o = json_object_new_object();
 
-		for (int i = 0; i < 6; i++)
-			json_object_object_add(o, keys[i], bk_sched_col(q, i) ?
-				json_object_new_string(bk_sched_col(q, i)) : NULL);
+		for (int i = 0; i < 6; i++) {
+			const char *v = bk_sched_col(q, i);
+
+			json_object_object_add(o, keys[i], v ?
+					       json_object_new_string(v) : NULL);
+		}
 		bk_rfc3339_fmt(sqlite3_column_int64(q, 6), when);
 		json_object_object_add(o, "due", json_object_new_string(when));
 		fprintf(f, "%s\n", json_object_to_json_string_ext(o,
@@ -181,9 +185,9 @@ out:
 }
 
 void bk_sched_audit_run(struct bk_engine *e, uid_t uid, const char *op,
-		      const char *name, const char *scope, const char *domain,
-		      const char *backup_id, const char *result,
-		      const char *reason)
+			const char *name, const char *scope,
+			const char *domain, const char *backup_id,
+			const char *result, const char *reason)
 {
 	json_object *ids = json_object_new_object();
 	struct bk_audit_rec r = { .uid = uid, .operation = op,
@@ -206,14 +210,15 @@ int bk_sched_run_now(struct bk_engine *e, const char *name, uid_t uid,
 	if (!bk_sched_exists(e, name))
 		return bk_errf(err, -ENOENT, "no schedule \"%s\"", name);
 	pthread_mutex_lock(&e->db_lock);
-	if (bk_sched_sql_do(e->store, "INSERT INTO schedule_runs(schedule, due_epoch,"
-		   " status, reason) VALUES (?1, ?2, 'Waiting', 'run-now')",
-		   "si", name, bk_sched_now()))
+	if (bk_sched_sql_do(e->store, "INSERT INTO schedule_runs(schedule,"
+			    " due_epoch, status, reason) VALUES"
+			    " (?1, ?2, 'Waiting', 'run-now')", "si", name,
+			    bk_sched_now()))
 		ret = bk_db_err(e->store, err);
 	pthread_mutex_unlock(&e->db_lock);
 	if (!ret) {
-		bk_sched_audit_run(e, uid, "schedule.run-now", name, NULL, NULL, NULL,
-			  "ok", NULL);
+		bk_sched_audit_run(e, uid, "schedule.run-now", name, NULL,
+				   NULL, NULL, "ok", NULL);
 		bk_sched_runner_kick();
 	}
 	return ret;

@@ -270,17 +270,10 @@ int bk_sched_create(struct bk_engine *e, const char *req, uid_t uid,
 	pthread_mutex_unlock(&e->db_lock);
 	if (!ret && name_out && !(*name_out = strdup(name)))
 		ret = bk_errf(err, -ENOMEM, "out of memory");
-	if (!ret) {
-		json_object *ids = json_object_new_object();
-		struct bk_audit_rec r = { .uid = uid,
-			.operation = "schedule.create", .ids = ids,
-			.result = "ok", .reason = get_str(o, "run_at") };
-
-		json_object_object_add(ids, "schedule",
-				       json_object_new_string(name));
-		bk_audit_rec(e, &r);
-		json_object_put(ids);
-	}
+	if (!ret)
+		bk_sched_audit_run(e, uid, "schedule.create", name,
+				   s.domain ? "domain" : "system", s.domain,
+				   NULL, "ok", get_str(o, "run_at"));
 out:
 	json_object_put(o);
 	return ret;
@@ -310,17 +303,9 @@ int bk_sched_delete(struct bk_engine *e, const char *name, uid_t uid,
 	if (!ret)
 		ret = bk_sched_forget(e->store, name, err);
 	pthread_mutex_unlock(&e->db_lock);
-	if (!ret) {
-		json_object *ids = json_object_new_object();
-		struct bk_audit_rec r = { .uid = uid,
-			.operation = "schedule.delete", .ids = ids,
-			.result = "ok" };
-
-		json_object_object_add(ids, "schedule",
-				       json_object_new_string(name));
-		bk_audit_rec(e, &r);
-		json_object_put(ids);
-	}
+	if (!ret)
+		bk_sched_audit_run(e, uid, "schedule.delete", name, NULL, NULL,
+				   NULL, "ok", NULL);
 	return ret;
 }
 
