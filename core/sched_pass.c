@@ -441,16 +441,6 @@ static struct {
 } R = { .lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER };
 
-void bk_sched_pass(struct bk_engine *e, int64_t now)
-{
-	struct bk_store *st = NULL;
-
-	if (bk_store_open(e->db_path, 0, &st, NULL))
-		return;
-	pass_on(e, st, now);
-	bk_store_close(st);
-}
-
 static void *runner(void *arg)
 {
 	int fake = getenv("BACKUPFS_CLOCK") && *getenv("BACKUPFS_CLOCK");

@@ -54,7 +54,7 @@ int bk_sched_runs(struct bk_engine *e, const char *name, char **text,
 int bk_sched_run_now(struct bk_engine *e, const char *name, uid_t uid,
 		     struct bk_err *err);
 
-/* ---- the runner (sched_run.c) ---- */
+/* ---- the runner (sched_run.c, sched_pass.c) ---- */
 
 /* The runner's clock, epoch seconds.  Test only: BACKUPFS_CLOCK=PATH
  * makes it the content of the file PATH (epoch seconds or RFC 3339, read
@@ -66,10 +66,6 @@ int bk_sched_runner_start(struct bk_engine *e, struct bk_err *err);
 void bk_sched_runner_stop(void);
 /* Wakes the runner now (a run was queued). */
 void bk_sched_runner_kick(void);
-
-/* sched_run.c: one pass at time now: queues due runs, starts waiting
- * ones, follows running ones, applies retention. */
-void bk_sched_pass(struct bk_engine *e, int64_t now);
 
 /* "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" to epoch seconds;
  * -EINVAL if it is not RFC 3339. */

@@ -99,6 +99,18 @@ assert_fails_with EEXIST "bk_put '$M/schedules/create' '{\"name\": \"hourly\", \
 assert_eq "$(runs hourly)" "" "no runs yet"
 assert_fails_with EACCES "echo x > '$M/schedules/hourly/runs'"
 
+# start_date and end_date (RFC 3339, any offset) bound the due times
+bk_put "$M/schedules/create" '{"name": "window", "run_at": "0 */6 * * *",
+	"start_date": "2030-06-01T01:00:00+02:00",
+	"end_date": "2030-06-02T00:00:00Z"}'
+assert_eq "$(jq -r .next_run_at "$M/schedules/window/config.json")" \
+	"2030-06-01T00:00:00Z" "next run from start_date (offset +02:00)"
+bk_put "$M/schedules/create" '{"name": "over", "run_at": "0 * * * *",
+	"end_date": "2030-01-01T00:30:00Z"}'
+assert_eq "$(jq -r .next_run_at "$M/schedules/over/config.json")" null \
+	"no next run after end_date"
+rmdir "$M/schedules/window" "$M/schedules/over"
+
 # --- due: a backup is made ---
 clock "2030-01-01T01:00:20Z"
 until_ok "the 01:00 run settles" settled hourly 1
