@@ -32,15 +32,20 @@ static const struct bk_field param_fields[] = {
 int bk_rfc3339_parse(const char *s, int64_t *epoch)
 {
 	struct tm tm = { 0 };
+	char date[20];
 	const char *p;
 	int off = 0;
 
-	if (!s)
-		return -EINVAL;
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p || strlen(s) < 19 || s[4] != '-' || s[7] != '-' ||
+	if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' ||
 	    (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
 		return -EINVAL;
+	memcpy(date, s, 19);
+	date[10] = 'T';
+	date[19] = '\0';
+	p = strptime(date, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p || *p)
+		return -EINVAL;
+	p = s + 19;
 	if (*p == '.') {
 		if (!isdigit((unsigned char)*++p))
 			return -EINVAL;

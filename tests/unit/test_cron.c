@@ -1,5 +1,6 @@
 /* test_cron.c - cron parsing (valid and invalid expressions, with the
- * reason) and due-time computation in UTC (month ends, leap years). */
+ * reason) and due-time computation in UTC (month ends, leap years); the
+ * RFC 3339 times of schedules. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "check.h"
 #include "../../core/cron.h"
+#include "../../core/schedule.h"
 
 /* "YYYY-MM-DDTHH:MMZ" to epoch seconds. */
 static long long at(const char *s)
@@ -141,6 +143,39 @@ int main(void)
 		CHECK_EQ_INT(bk_cron_next(&c, at("2026-05-05T09:59Z") + 59,
 					  &next), 0);
 		CHECK_EQ_INT(next, at("2026-05-05T10:00Z"));
+	}
+	/* RFC 3339 (start_date, end_date, the test clock) */
+	{
+		static const struct { const char *s; long long t; } ok[] = {
+			{ "2030-01-01T00:00:00Z", 1893456000 },
+			{ "2030-01-01t00:00:00z", 1893456000 },
+			{ "2030-01-01T02:30:00+02:30", 1893456000 },
+			{ "2029-12-31T23:00:00-01:00", 1893456000 },
+			{ "2030-01-01T00:00:00.123456Z", 1893456000 },
+			{ "2028-02-29T12:00:00Z", 1835438400 },
+		};
+		static const char *const bad[] = {
+			"2030-01-01", "2030-01-01 00:00:00Z",
+			"2030-01-01T00:00:00", "2030-01-01T00:00Z",
+			"2030-01-01T00:00:00+0200", "2030-01-01T00:00:00.Z",
+			"2030-01-01T00:00:00Zjunk", "2030-13-01T00:00:00Z",
+			"2030-01-01T00:00:00+24:00", "tomorrow", "",
+		};
+		int64_t t;
+		char out[32];
+
+		for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+			t = -1;
+			CHECK_EQ_INT(bk_rfc3339_parse(ok[i].s, &t), 0);
+			CHECK_EQ_INT(t, ok[i].t);
+		}
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			if (bk_rfc3339_parse(bad[i], &t) != -EINVAL)
+				fprintf(stderr, "\"%s\" accepted\n", bad[i]);
+			CHECK_EQ_INT(bk_rfc3339_parse(bad[i], &t), -EINVAL);
+		}
+		bk_rfc3339_fmt(1835438400, out);
+		CHECK(!strcmp(out, "2028-02-29T12:00:00Z"));
 	}
 	return check_done("test_cron");
 }
