@@ -371,7 +371,8 @@ static void look_at(struct pass *p, json_object *res)
 				" due_epoch, started, finished, status, reason)"
 				" VALUES (?1, ?2, ?3, ?3, 'Skipped', ?4)",
 				"siss", name, last, p->now_s, why);
-		bk_sched_audit_run(p->e, 0, "schedule.run", name, NULL, NULL,
+		bk_sched_audit_run(p->e, 0, "schedule.run", name,
+				   s.domain ? "domain" : "system", s.domain,
 				   NULL, "Skipped", why);
 	} else {
 		char why[96] = "", when[32];
