@@ -54,6 +54,16 @@ assert_eq "$(jq -r .uid <<<"$r")" "$(id -u nobody)" "refusal: uid"
 assert_eq "$(jq -r .ids.path <<<"$r")" "/system/backupkeys/create" "refusal: path"
 assert_contains "$(jq -r .reason <<<"$r")" "not authorized" "refusal: reason"
 
+# a backup-admin reads the trail and may manage schedules
+assert_eq "$(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	sh -c 'wc -l < "$1/audit"' _ "$A/mnt")" "$(wc -l < "$AU")" \
+	"a backup-admin reads the trail"
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	sh -c 'printf "%s" "{\"name\": \"nb\", \"run_at\": \"0 5 * * *\"}" | cat > "$1/schedules/create"' _ "$A/mnt"
+r=$(rec schedule.create)
+assert_eq "$(jq -r '[.uid, .ids.schedule, .scope] | join(" ")' <<<"$r")" \
+	"$(id -u nobody) nb system" "schedule.create by a backup-admin"
+
 printf '{"colour": 1}' > "$A/mnt/system/backups/create" 2>/dev/null || true
 r=$(rec refused '.result == "EINVAL"')
 assert_contains "$(jq -r .reason <<<"$r")" 'unknown field "colour"' "EINVAL refusal's reason"
