@@ -231,4 +231,25 @@ if [ "$(jq -r .transferId <<<"$ro")" = null ]; then
 else
 	pass "transfer started: $(jq -r .transferId <<<"$ro")"
 fi
+# --- a domain schedule; backupctl runs and delete ---
+"$BACKUPCTL" --state "$S" domain create sales >/dev/null
+bk_put "$M/schedules/create" '{"name": "sales", "run_at": "0 0 1 1 *",
+	"database_backup_params": {"scope": "domain", "domain": "sales",
+	"filters": [{"resourceType": "Keys"}], "retentionCount": 1}}'
+for i in 1 2; do
+	echo 1 > "$M/schedules/sales/run-now"
+	until_ok "domain run $i settles" settled sales "$i"
+done
+ds=$(ls "$M/domains/sales/backups" | grep -cE '^[0-9a-f]{32}$')
+assert_eq "$ds" 1 "domain retention keeps 1"
+rd=$(runs sales | tail -1 | jq -r .backupId)
+assert_eq "$(jq -c .filters "$M/domains/sales/backups/$rd/backup.json")" \
+	'[{"resourceType":"Keys"}]' "the domain backup has the schedule's filters"
+assert_eq "$("$BACKUPCTL" --state "$S" schedule runs sales | wc -l)" 2 \
+	"backupctl schedule runs"
+assert_ok "$BACKUPCTL" --state "$S" schedule delete sales
+assert_status 1 "$BACKUPCTL" --state "$S" schedule delete sales
+assert_fails_with ENOENT "ls '$M/schedules/sales'"
+assert_eq "$(ls "$M/domains/sales/backups" | grep -cE '^[0-9a-f]{32}$')" 1 \
+	"deleting a schedule keeps its backups"
 bk_done
