@@ -35,6 +35,9 @@ int bk_sched_parse(struct bk_engine *e, json_object *o, struct bk_sched *s,
  * new; -ENOENT. */
 int bk_sched_load(struct bk_engine *e, const char *name, json_object **out,
 		  struct bk_err *err);
+/* The schedule's fields ("name" and the attrs) of its resource JSON res,
+ * as a new object. */
+json_object *bk_sched_object(json_object *res);
 /* The next due time after now inside the schedule's dates; -ENOENT if
  * none (or disabled). */
 int bk_sched_next(const struct bk_sched *s, int64_t now, int64_t *next);

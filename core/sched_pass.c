@@ -33,10 +33,7 @@ static int sched_get(struct pass *p, const char *name, json_object **obj,
 	ret = bk_sched_load(p->e, name, &res, err);
 	if (ret)
 		return ret;
-	o = json_object_new_object();
-	json_object_object_foreach(json_object_object_get(res, "attrs"), k, v)
-		json_object_object_add(o, k, json_object_get(v));
-	json_object_object_add(o, "name", json_object_new_string(name));
+	o = bk_sched_object(res);
 	json_object_put(res);
 	ret = bk_sched_parse(p->e, o, s, err);
 	if (ret) {
@@ -326,14 +323,11 @@ static void look_at(struct pass *p, json_object *res)
 	const char *name = json_object_get_string(
 		json_object_object_get(res, "name"));
 	int64_t checked = -1, t, next, last = -1;
-	json_object *o = json_object_new_object();
+	json_object *o = bk_sched_object(res);
 	struct bk_sched s;
 	sqlite3_stmt *q;
 	int pending = 0, steps = 0;
 
-	json_object_object_foreach(json_object_object_get(res, "attrs"), k, v)
-		json_object_object_add(o, k, json_object_get(v));
-	json_object_object_add(o, "name", json_object_new_string(name));
 	if (bk_sched_parse(NULL, o, &s, NULL))
 		goto out;			/* config.json says why */
 	if (!bk_sched_sql_query(p->st, &q, "SELECT checked_epoch FROM"

@@ -195,25 +195,46 @@ static int params_check(struct bk_engine *e, json_object *p,
 	return 0;
 }
 
+/* ret, with err's message prefixed by what. */
+static int prefixed(struct bk_err *err, int ret, const char *what)
+{
+	char msg[sizeof(err->msg)];
+
+	snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+	return bk_errf(err, ret, "%s: %s", what, msg);
+}
+
+/* Checks the fields of o (names and types) against fields, as a control
+ * file's request is checked. */
+static int fields_check(json_object *o, const struct bk_field *fields,
+			struct bk_err *err)
+{
+	json_object *copy = NULL;
+	int ret;
+
+	ret = bk_request_parse(json_object_to_json_string(o), fields, &copy,
+			       err);
+	json_object_put(copy);
+	return ret;
+}
+
 int bk_sched_parse(struct bk_engine *e, json_object *o, struct bk_sched *s,
 		   struct bk_err *err)
 {
-	json_object *p = NULL, *po = NULL;
+	json_object *p = NULL;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->end = INT64_MAX;
+	if ((ret = fields_check(o, sched_fields, err)))
+		return ret;
 	s->name = get_str(o, "name");
 	if ((ret = name_check(s->name, err)))
 		return ret;
 	if (!get_str(o, "run_at"))
 		return bk_errf(err, -EINVAL, "\"run_at\" (a cron expression) is required");
-	if ((ret = bk_cron_parse(get_str(o, "run_at"), &s->cron, err))) {
-		char msg[sizeof(err->msg)];
-
-		snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
-		return bk_errf(err, ret, "run_at: %s", msg);
-	}
+	if ((ret = bk_cron_parse(get_str(o, "run_at"), &s->cron, err)))
+		return prefixed(err, ret, "run_at");
 	if ((ret = date_field(o, "start_date", &s->start, err)) ||
 	    (ret = date_field(o, "end_date", &s->end, err)))
 		return ret;
@@ -222,25 +243,11 @@ int bk_sched_parse(struct bk_engine *e, json_object *o, struct bk_sched *s,
 	s->disabled = get_bool(o, "disabled");
 	/* The params are checked field by field like a control file's
 	 * request. */
-	if (json_object_object_get_ex(o, "database_backup_params", &p)) {
-		ret = bk_request_parse(json_object_to_json_string(p),
-				       param_fields, &po, err);
-		if (ret) {
-			char msg[sizeof(err->msg)];
-
-			snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
-			return bk_errf(err, ret, "database_backup_params: %s",
-				       msg);
-		}
-		json_object_put(po);
-	}
+	if (json_object_object_get_ex(o, "database_backup_params", &p) &&
+	    ((ret = fields_check(p, param_fields, err)) ||
+	     (ret = params_check(e, p, s, err))))
+		return prefixed(err, ret, "database_backup_params");
 	s->params = p;
-	if (p && (ret = params_check(e, p, s, err))) {
-		char msg[sizeof(err->msg)];
-
-		snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
-		return bk_errf(err, ret, "database_backup_params: %s", msg);
-	}
 	return 0;
 }
 
@@ -360,10 +367,22 @@ int bk_sched_load(struct bk_engine *e, const char *name, json_object **out,
 	return 0;
 }
 
+json_object *bk_sched_object(json_object *res)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_get(
+		json_object_object_get(res, "name")));
+	json_object_object_foreach(json_object_object_get(res, "attrs"), k, v)
+		if (strcmp(k, "name"))
+			json_object_object_add(o, k, json_object_get(v));
+	return o;
+}
+
 int bk_sched_json(struct bk_engine *e, const char *name, char **json,
 		  struct bk_err *err)
 {
-	json_object *res = NULL, *o, *attrs;
+	json_object *res = NULL, *o;
 	struct bk_err perr = { 0, "" };
 	struct bk_sched s;
 	char when[32];
@@ -373,15 +392,12 @@ int bk_sched_json(struct bk_engine *e, const char *name, char **json,
 	ret = bk_sched_load(e, name, &res, err);
 	if (ret)
 		return ret;
-	attrs = json_object_object_get(res, "attrs");
-	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(name));
-	json_object_object_foreach(attrs, k, v)
-		json_object_object_add(o, k, json_object_get(v));
+	o = bk_sched_object(res);
+	ret = bk_sched_parse(NULL, o, &s, &perr);
 	json_object_object_add(o, "createdAt", json_object_get(
 		json_object_object_get(res, "createdAt")));
-	json_object_object_add(o, "name", json_object_new_string(name));
-	if (bk_sched_parse(NULL, o, &s, &perr)) {
+	if (ret) {
+		ret = 0;
 		json_object_object_add(o, "next_run_at", NULL);
 		json_object_object_add(o, "error",
 				       json_object_new_string(perr.msg));
