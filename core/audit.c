@@ -248,9 +248,11 @@ static void audit_short(struct bk_engine *e, struct bk_store *s, uid_t uid,
 				  .result = result, .reason = msg };
 	struct derived d;
 
-	pthread_mutex_lock(&e->db_lock);
+	if (s == e->store)		/* the shared connection */
+		pthread_mutex_lock(&e->db_lock);
 	derive(s, action, target, msg, &d);
-	pthread_mutex_unlock(&e->db_lock);
+	if (s == e->store)
+		pthread_mutex_unlock(&e->db_lock);
 	r.scope = d.scope;
 	r.domain = d.domain[0] && d.scope && !strcmp(d.scope, "domain") ?
 		   d.domain : NULL;
