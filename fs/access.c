@@ -11,6 +11,7 @@
 #include "bkfs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,6 +62,29 @@ static void get_caller(struct bk_caller *c)
 	}
 	c->groups = cache.groups;
 	c->ngroups = cache.ngroups;
+}
+
+/* The process (thread group) of a request's thread id: FUSE requests
+ * carry the calling thread's id.  The pid itself if /proc cannot say. */
+pid_t bkfs_caller_process(void)
+{
+	struct fuse_context *c = fuse_get_context();
+	char path[64], line[128];
+	pid_t tgid;
+	FILE *f;
+
+	if (!c || c->pid <= 0)
+		return 0;
+	tgid = c->pid;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return tgid;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
 }
 
 int bkfs_allowed(int action, const char *domain)

@@ -149,8 +149,9 @@ struct bkfs_row {
 		      struct bk_err *err);
 	/* IO_STREAM: the size, and a part of the content (a file too large
 	 * to build whole at open; its size is taken at open). */
-	int (*stream_size)(uint64_t *size);
-	int (*stream_read)(char *buf, size_t size, uint64_t off, size_t *got);
+	int (*stream_size)(size_t *size);
+	/* The bytes read (at most size), or a negative errno. */
+	int (*stream_read)(char *buf, size_t size, off_t off);
 };
 
 #define BKFS_R_DOMAIN_ONLY	1u	/* only under domains/<d>/ */
@@ -281,6 +282,8 @@ void bkfs_sfh_release(struct bkfs_sfh *h, uid_t uid);
 void bkfs_box_cleanup(void);
 
 /* ---- access.c: the caller and the access policy ---- */
+/* The process (thread group) of the current request; 0 outside one. */
+pid_t bkfs_caller_process(void);
 /* May the current request's caller do action (BK_ACT_*) in domain? */
 int bkfs_allowed(int action, const char *domain);
 /* May the caller see n (1/0)?  Hidden nodes are ENOENT and unlisted. */
@@ -308,8 +311,8 @@ int bkfs_act_sched_run_now(const struct bkfs_node *n, uid_t uid,
 			   const char *req, struct bk_err *err);
 int bkfs_remove_schedule(const struct bkfs_node *n, uid_t uid,
 			 struct bk_err *err);
-int bkfs_audit_size(uint64_t *size);
-int bkfs_audit_read(char *buf, size_t size, uint64_t off, size_t *got);
+int bkfs_audit_size(size_t *size);
+int bkfs_audit_read(char *buf, size_t size, off_t off);
 /* The runner and the audit trail's caller hook: after mounting, and
  * before the engine closes. */
 void bkfs_sched_start(void);
@@ -317,8 +320,6 @@ void bkfs_sched_stop(void);
 
 /* ---- ops.c ---- */
 extern const struct fuse_operations bkfs_ops;
-/* The process (thread group) of the current request; 0 outside one. */
-pid_t bkfs_caller_process(void);
 
 /* ---- loop.c (libfuse 3.12 API: loop config with max_threads) ---- */
 struct bkfs_cmdline {

@@ -43,29 +43,6 @@ static uid_t caller(void)
 	return c ? c->uid : bkfs.uid;
 }
 
-/* The process (thread group) of a request's thread id: FUSE requests
- * carry the calling thread's id.  The pid itself if /proc cannot say. */
-pid_t bkfs_caller_process(void)
-{
-	struct fuse_context *c = fuse_get_context();
-	char path[64], line[128];
-	pid_t tgid;
-	FILE *f;
-
-	if (!c || c->pid <= 0)
-		return 0;
-	tgid = c->pid;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
-	f = fopen(path, "re");
-	if (!f)
-		return tgid;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
-}
-
 static void fh_free(struct fh *h)
 {
 	if (!h)
@@ -462,15 +439,11 @@ static int open_node(const struct bkfs_node *n, struct fuse_file_info *fi,
 				    err.msg[0] ? err.msg : strerror(-r));
 		fi->direct_io = 1;
 		break;
-	case IO_STREAM: {
-		uint64_t size = 0;
-
+	case IO_STREAM:		/* reads stop at the size of open */
 		h->row = row;
-		r = row->stream_size(&size);
-		h->len = (size_t)size;	/* reads stop at the size of open */
+		r = row->stream_size(&h->len);
 		fi->direct_io = 1;
 		break;
-	}
 	case IO_STAGED: {
 		struct bkfs_node box;
 		const char *base;
@@ -556,17 +529,12 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 		return bkfs_sfh_read(h->sfh, buf, size, off);
 	case IO_PASS:
 		return -EACCES;
-	case IO_STREAM: {
-		size_t got = 0;
-		int r;
-
+	case IO_STREAM:
 		if (off < 0 || (size_t)off >= h->len)
 			return 0;
 		if (size > h->len - (size_t)off)
 			size = h->len - (size_t)off;
-		r = h->row->stream_read(buf, size, (uint64_t)off, &got);
-		return r ? r : (int)got;
-	}
+		return h->row->stream_read(buf, size, off);
 	default:
 		if (off < 0)
 			return -EINVAL;

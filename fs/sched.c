@@ -126,14 +126,22 @@ int bkfs_remove_schedule(const struct bkfs_node *n, uid_t uid,
 
 /* ---- audit ---- */
 
-int bkfs_audit_size(uint64_t *size)
+int bkfs_audit_size(size_t *size)
 {
-	return bk_audit_size(bkfs.engine, size, NULL);
+	uint64_t sz = 0;
+	int r = bk_audit_size(bkfs.engine, &sz, NULL);
+
+	*size = (size_t)sz;
+	return r;
 }
 
-int bkfs_audit_read(char *buf, size_t size, uint64_t off, size_t *got)
+int bkfs_audit_read(char *buf, size_t size, off_t off)
 {
-	return bk_audit_read(bkfs.engine, buf, size, off, got, NULL);
+	size_t got = 0;
+	int r = bk_audit_read(bkfs.engine, buf, size, (uint64_t)off, &got,
+			      NULL);
+
+	return r ? r : (int)got;
 }
 
 /* ---- the daemon ---- */

@@ -679,15 +679,11 @@ int bkfs_stat(const struct bkfs_node *n, struct stat *st)
 		if (ret)
 			return ret;
 		break;
-	case SZ_STREAM: {
-		uint64_t sz = 0;
-
-		ret = r->stream_size(&sz);
+	case SZ_STREAM:
+		ret = r->stream_size(&len);
 		if (ret)
 			return ret;
-		len = (size_t)sz;
 		break;
-	}
 	default:
 		break;
 	}
