@@ -16,6 +16,7 @@
  *   upload.c   upload boxes: staged entries, processing, receipts, names
  *   upload_io.c  their attributes, data, flush and release
  *   access.c   the caller's roles: what it may see and do
+ *   sched.c    schedules/ and audit (issue 5), the schedule runner
  *   ops.c      the FUSE operations
  */
 #ifndef BKFS_H
