@@ -389,9 +389,14 @@ static void look_at(struct pass *p, json_object *res)
 				why[0] ? why : NULL);
 	}
 mark:
-	bk_sched_sql_do(p->st, "INSERT OR REPLACE INTO schedule_state(name,"
-			" checked_epoch) VALUES (?1, ?2)", "si", name,
-			checked > p->now ? checked : p->now);
+	/* Every due time up to `checked` is handled.  Written when a due
+	 * time was, else once an hour (a minute while disabled, whose due
+	 * times must not be caught up): not a write every few seconds. */
+	if (checked < 0 || last >= 0 ||
+	    p->now - checked >= (s.disabled ? 60 : 3600))
+		bk_sched_sql_do(p->st, "INSERT OR REPLACE INTO schedule_state"
+				"(name, checked_epoch) VALUES (?1, ?2)", "si",
+				name, p->now);
 out:
 	json_object_put(o);
 }
