@@ -23,7 +23,9 @@ struct pass {
 };
 
 /* The schedule `name` as a resource object (new) and parsed into *s
- * (borrowing from *obj); -ENOENT if gone, -EINVAL if invalid. */
+ * (borrowing from *obj); -ENOENT if gone, -EINVAL if invalid.  What
+ * depends on the state (the domain, the backup key) is left to the
+ * engine's own checks when the backup starts. */
 static int sched_get(struct pass *p, const char *name, json_object **obj,
 		     struct bk_sched *s, struct bk_err *err)
 {
@@ -35,7 +37,7 @@ static int sched_get(struct pass *p, const char *name, json_object **obj,
 		return ret;
 	o = bk_sched_object(res);
 	json_object_put(res);
-	ret = bk_sched_parse(p->e, o, s, err);
+	ret = bk_sched_parse(NULL, o, s, err);
 	if (ret) {
 		json_object_put(o);
 		return ret;
@@ -183,8 +185,8 @@ static void run_finished(struct pass *p, long long seq, const char *name,
 	struct bk_err err = { 0, "" };
 	char *line = NULL, *xfer = NULL, reason[600] = "";
 	json_object *obj = NULL;
+	json_object *req;
 	struct bk_sched s;
-	char req[160];
 	int ok = !strcmp(info->status, "Completed");
 
 	if (!ok) {
@@ -198,9 +200,12 @@ static void run_finished(struct pass *p, long long seq, const char *name,
 		NULL, ok ? NULL : reason);
 	if (ok && !sched_get(p, name, &obj, &s, NULL)) {
 		if (s.do_scp) {
-			snprintf(req, sizeof(req), "{\"connection\":\"%s\"}",
-				 s.connection);
-			if (bk_scp_start(p->e, id, req, 0, &xfer, &err) == 0)
+			req = json_object_new_object();
+			json_object_object_add(req, "connection",
+				json_object_new_string(s.connection));
+			if (bk_scp_start(p->e, id,
+					 json_object_to_json_string(req), 0,
+					 &xfer, &err) == 0)
 				bk_sched_sql_do(p->st,
 					"UPDATE schedule_runs SET transfer_id"
 					" = ?1 WHERE seq = ?2", "si", xfer,
@@ -213,6 +218,7 @@ static void run_finished(struct pass *p, long long seq, const char *name,
 			if (reason[0])
 				run_set(p, seq, "Completed", NULL, NULL, NULL,
 					NULL, reason);
+			json_object_put(req);
 			free(xfer);
 		}
 		retention(p, &s);

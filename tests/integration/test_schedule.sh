@@ -231,6 +231,21 @@ if [ "$(jq -r .transferId <<<"$ro")" = null ]; then
 else
 	pass "transfer started: $(jq -r .transferId <<<"$ro")"
 fi
+# --- a run whose backup cannot start fails with the engine's reason ---
+echo '{"name": "spare"}' > "$M/system/backupkeys/create"
+kid=$(ls "$M/system/backupkeys" | grep -E '^[0-9a-f]{32}$' | while read -r k; do
+	[ "$(jq -r .name "$M/system/backupkeys/$k/key.json")" = spare ] && echo "$k"; done)
+bk_put "$M/schedules/create" "{\"name\": \"keyed\", \"run_at\": \"0 0 1 1 *\",
+	\"database_backup_params\": {\"backupKey\": \"$kid\"}}"
+rmdir "$M/system/backupkeys/$kid"
+echo 1 > "$M/schedules/keyed/run-now"
+until_ok "keyed settles" settled keyed 1
+rk=$(runs keyed)
+assert_eq "$(jq -r .status <<<"$rk")" Failed "run Failed"
+assert_contains "$(jq -r .reason <<<"$rk")" "$kid" "the reason names the missing key"
+assert_contains "$(jq -r .error "$M/schedules/keyed/config.json")" null \
+	"config.json has no error (the request is valid)"
+
 # --- a domain schedule; backupctl runs and delete ---
 "$BACKUPCTL" --state "$S" domain create sales >/dev/null
 bk_put "$M/schedules/create" '{"name": "sales", "run_at": "0 0 1 1 *",
