@@ -233,8 +233,7 @@ else
 fi
 # --- a run whose backup cannot start fails with the engine's reason ---
 echo '{"name": "spare"}' > "$M/system/backupkeys/create"
-kid=$(ls "$M/system/backupkeys" | grep -E '^[0-9a-f]{32}$' | while read -r k; do
-	[ "$(jq -r .name "$M/system/backupkeys/$k/key.json")" = spare ] && echo "$k"; done)
+kid=$("$BACKUPCTL" --state "$S" backupkey list | jq -r 'select(.name == "spare") | .id')
 bk_put "$M/schedules/create" "{\"name\": \"keyed\", \"run_at\": \"0 0 1 1 *\",
 	\"database_backup_params\": {\"backupKey\": \"$kid\"}}"
 rmdir "$M/system/backupkeys/$kid"
