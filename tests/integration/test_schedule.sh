@@ -32,18 +32,18 @@ nruns() {
 		runs "$1" | wc -l
 	fi
 }
-# until_ok WHAT CMD...: polls CMD (10 s) until it succeeds.
+# until_ok WHAT CMD...: polls CMD (30 s) until it succeeds.
 until_ok() {
 	local what=$1 i
 	shift
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		if "$@" >/dev/null 2>&1; then
 			pass "$what"
 			return 0
 		fi
 		sleep 0.05
 	done
-	fail "$what (not within 10 s)"
+	fail "$what (not within 30 s)"
 }
 settled() {	# NAME N: N runs, none Waiting or In Progress
 	[ "$(nruns "$1")" -eq "$2" ] && [ "$(nruns "$1" Waiting)" -eq 0 ] &&
