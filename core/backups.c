@@ -17,6 +17,7 @@
 #include "backups_int.h"
 #include "crypto.h"
 #include "fault.h"
+#include "hsm.h"
 #include "snapshot.h"
 
 void bk_report_path(struct bk_engine *e, long long seq, char *buf, size_t len)
@@ -388,6 +389,7 @@ struct backup_job {
 	char key_id[64];
 	json_object *header;	/* caller fields */
 	json_object *filters;
+	int tied;		/* tied to the HSM root of trust */
 };
 
 struct sink {
@@ -463,6 +465,8 @@ static void *backup_main(void *arg)
 	char partial[4096], final[4096], *header = NULL;
 	struct bk_err err = { 0 };
 	struct sink sink;
+	uint8_t *tie = NULL;
+	size_t tielen = 0;
 	off_t total = 0;
 	int fd = -1, ret;
 
@@ -484,7 +488,13 @@ static void *backup_main(void *arg)
 			      strerror(errno));
 		goto out;
 	}
+	if (j->tied && (ret = bk_tie_key(e, key, &tie, &tielen, &err)))
+		goto out;
 	ret = bk_archive_writer_new(fd, j->header, key, &w, &err);
+	if (!ret && j->tied)
+		ret = bk_archive_writer_add_wrap(w, "hsm", bk_rot_key_id(e->rot),
+						 bk_rot_alg(e->rot), tie,
+						 tielen, &err);
 	if (ret)
 		goto out;
 	sink.w = w;
@@ -540,6 +550,7 @@ out:
 	bk_archive_writer_free(w);
 	bk_store_close(s);
 	bk_secure_free(key, 32);
+	free(tie);
 	json_object_put(counts);
 	json_object_put(j->header);
 	json_object_put(j->filters);
@@ -649,9 +660,12 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 	}
 	if (json_object_object_get_ex(o, "tiedToHSM", &v) &&
 	    json_object_get_boolean(v)) {
-		ret = bk_errf(err, -EINVAL,
-			      "tiedToHSM needs an HSM root of trust; this appliance uses a software root of trust");
-		goto out;
+		if (strcmp(bk_rot_kind(e->rot), "pkcs11")) {
+			ret = bk_errf(err, -EINVAL,
+				      "tiedToHSM needs an HSM root of trust; this appliance uses a software root of trust (an HSM is set up with backupctl init --hsm URI)");
+			goto out;
+		}
+		tied = 1;
 	}
 	if (json_object_object_get_ex(o, "filters", &v) &&
 	    (ret = bk_filters_validate(v, err)))
@@ -719,6 +733,11 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 			       json_object_new_string(key_id));
 	json_object_object_add(j->header, "tiedToHSM",
 			       json_object_new_boolean(tied));
+	if (tied)
+		json_object_object_add(j->header, "hsmKeyId",
+				       json_object_new_string(
+					       bk_rot_key_id(e->rot)));
+	j->tied = tied;
 	bk_audit(e, uid, "backup.start", j->id, "ok", bk_scope_name(domain));
 	if (id_out && !(*id_out = strdup(j->id))) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");

@@ -16,6 +16,7 @@
 #include "archive.h"
 #include "crypto.h"
 #include "fault.h"
+#include "hsm.h"
 #include "keyfile.h"
 #include "release.h"
 #include "snapshot.h"
@@ -169,7 +170,7 @@ static void *restore_main(void *arg)
 	if (ret)
 		goto out;
 	/* Authenticate everything before changing anything. */
-	ret = bk_archive_unlock(r, key, &err);
+	ret = bk_tie_unlock(e, r, key, &err);
 	if (!ret)
 		ret = bk_archive_verify(r, verify_progress, e, &err);
 	if (ret)
@@ -279,6 +280,8 @@ int bk_restore_start(struct bk_engine *e, const char *domain, const char *id,
 	if (ret)
 		return ret;
 	ret = restore_checks(e, domain, bk_archive_header(r), force, err);
+	if (!ret)
+		ret = bk_tie_check(e, bk_archive_header(r), err);
 	if (ret)
 		goto out;
 	j = calloc(1, sizeof(*j));
@@ -357,7 +360,7 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	char final[4096], *header = NULL, msg[512] = "";
 	long long seq = -1;
 	struct stat st;
-	int fd = -1, ret, have_key = 0;
+	int fd = -1, ret, have_key = 0, tied_away = 0;
 
 	if (!key)
 		return bk_errf(err, -ENOMEM, "out of secure memory");
@@ -406,8 +409,13 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	ret = bk_key_load(e, e->store, domain, bkey, key, NULL);
 	pthread_mutex_unlock(&e->db_lock);
 	have_key = ret == 0;
+	if (have_key && bk_tie_check(e, h, NULL)) {
+		/* Tied to an HSM key not active here: checked at restore. */
+		have_key = 0;
+		tied_away = 1;
+	}
 	if (have_key) {
-		ret = bk_archive_unlock(r, key, err);
+		ret = bk_tie_unlock(e, r, key, err);
 		if (!ret)
 			ret = bk_archive_verify(r, NULL, NULL, err);
 		if (ret) {
@@ -447,7 +455,11 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 		goto out;
 	}
 accepted:
-	if (!have_key)
+	if (tied_away)
+		snprintf(msg, sizeof(msg),
+			 "uploaded; tied to HSM root-of-trust key %s, not active here: it restores where that key is active",
+			 hstr(h, "hsmKeyId") ? hstr(h, "hsmKeyId") : "?");
+	else if (!have_key)
 		snprintf(msg, sizeof(msg),
 			 "uploaded; backup key %s is not on this appliance: it restores once the key is uploaded",
 			 bkey);
@@ -646,7 +658,7 @@ int bk_verify_file(struct bk_engine *e, const char *path, char **json,
 	pthread_mutex_unlock(&e->db_lock);
 	if (ret)
 		goto out;
-	ret = bk_archive_unlock(r, key, err);
+	ret = bk_tie_unlock(e, r, key, err);
 	if (!ret)
 		ret = bk_archive_verify(r, NULL, NULL, err);
 	if (!ret)

@@ -1,8 +1,15 @@
 /* rot.h - the root of trust: wraps every secret kept at rest.
  *
- * One small interface; the software implementation keeps a 32-byte AES key
- * in STATE_DIR/rot.key (mode 0600).  A PKCS#11 implementation slots in
- * behind the same calls (issue 4).
+ * One interface, two implementations (hsm/rot.c dispatches):
+ *   - "software": a 32-byte AES key in STATE_DIR/rot.key (mode 0600),
+ *     secrets wrapped with OpenSSL's RFC 5649 KWP (hsm/rot_soft.c);
+ *   - "pkcs11": an AES-256 key created on a PKCS#11 token reached through
+ *     p11-kit, sensitive, non-extractable, wrap/unwrap only; secrets are
+ *     wrapped on the token with RFC 5649 KWP (hsm/rot_p11.c, which says
+ *     how raw bytes are wrapped with C_WrapKey).
+ *
+ * A bk_rot is one key.  All calls are thread-safe: a token's session is
+ * shared by the keys opened on it and guarded by a mutex.
  */
 #ifndef BK_ROT_H
 #define BK_ROT_H
@@ -17,9 +24,32 @@ struct bk_rot;
 /* Creates a new software root-of-trust key file (O_EXCL, 0600). */
 int bk_rot_soft_create(const char *path, struct bk_err *err);
 
-/* Opens the root of trust described by the state directory. */
+/* Opens the software root of trust of a state directory. */
 int bk_rot_soft_open(const char *path, struct bk_rot **out,
 		     struct bk_err *err);
+
+/* Opens a key on a PKCS#11 token.  uri: RFC 7512, e.g.
+ * "pkcs11:token=T;object=L;module-name=softhsm2;pin-source=/etc/pin"
+ * (token= and object= required; module-name= or module-path=, else every
+ * module p11-kit knows is searched; the PIN from pin-value= or from the
+ * first line of the pin-source= file (a path or file: URL); id= selects a
+ * key by its CKA_ID).  key_id (hex CKA_ID, may be NULL) overrides id=.
+ * Without an id, the one key labelled L is used; with create, one is
+ * generated when the token has none.  Errors name the module, the token
+ * or the PIN: -ENOENT (module, token or key missing), -EACCES (PIN
+ * missing or wrong), -EIO (the token failed). */
+int bk_rot_p11_open(const char *uri, const char *key_id, int create,
+		    struct bk_rot **out, struct bk_err *err);
+
+/* Another key of rot's token and label (shares its session): key_id NULL
+ * generates a new key (a new version of the root of trust). */
+int bk_rot_p11_sibling(struct bk_rot *rot, const char *key_id,
+		       struct bk_rot **out, struct bk_err *err);
+
+/* Calls cb with the id of each key labelled as rot's on its token. */
+int bk_rot_p11_keys(struct bk_rot *rot,
+		    int (*cb)(void *arg, const char *key_id), void *arg,
+		    struct bk_err *err);
 
 void bk_rot_free(struct bk_rot *rot);
 
@@ -34,7 +64,18 @@ int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
 
 /* "software" or "pkcs11". */
 const char *bk_rot_kind(const struct bk_rot *rot);
-/* Identifier of the active root-of-trust key (hex, not secret). */
+/* Identifier of the key (hex, not secret): for a token key its CKA_ID. */
 const char *bk_rot_key_id(const struct bk_rot *rot);
+/* The wrapping algorithm by name ("AES-256-KWP"), and the PKCS#11
+ * mechanism the token accepted for it ("" before the first use and for
+ * the software key). */
+const char *bk_rot_alg(const struct bk_rot *rot);
+const char *bk_rot_mechanism(const struct bk_rot *rot);
+/* Token label and key label ("" for the software key). */
+const char *bk_rot_token(const struct bk_rot *rot);
+const char *bk_rot_label(const struct bk_rot *rot);
+/* The key's URI with its id and without any PIN value (safe to store and
+ * show); NULL for the software key.  New string (caller frees). */
+char *bk_rot_uri(const struct bk_rot *rot);
 
 #endif

@@ -1,0 +1,813 @@
+/* rot_p11.c - the root of trust on a PKCS#11 token, through p11-kit.
+ *
+ * The key: AES-256, CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
+ * CKA_EXTRACTABLE, CKA_WRAP and CKA_UNWRAP only (no encrypt, decrypt,
+ * sign or derive), CKA_LABEL the URI's object=, CKA_ID 8 random bytes (the
+ * key id, in hex).  Versions of the root of trust share the label.
+ *
+ * Wrapping raw bytes: a key that may only wrap cannot C_Encrypt, so a
+ * secret is made a short-lived session object (CKK_GENERIC_SECRET,
+ * extractable, not sensitive) and wrapped with C_WrapKey; unwrapping is
+ * C_UnwrapKey into such a session object, C_GetAttributeValue(CKA_VALUE),
+ * C_DestroyObject.  The mechanism is RFC 5649 AES key wrap with padding:
+ * CKM_AES_KEY_WRAP_KWP (0x210B, PKCS#11 3.0) is tried first, then
+ * CKM_AES_KEY_WRAP_PAD (0x210A), under which SoftHSM 2.6 offers RFC 5649
+ * (it refuses 0x210B).  SoftHSM's C_UnwrapKey leaves the RFC 5649 padding
+ * on the value (45 bytes come back as 48), so what is wrapped is the
+ * secret's length (2 bytes, big-endian) followed by the secret.
+ *
+ * One session per token, shared by the keys opened on it and guarded by
+ * a mutex.  A call that finds the session gone (token removed, session
+ * closed, logged out) opens a new one, logs in again, finds its key again
+ * and retries once.
+ */
+#include "rot_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/uri.h>
+
+#include "../core/crypto.h"
+
+#define MECH_KWP ((CK_MECHANISM_TYPE)0x210B)	/* CKM_AES_KEY_WRAP_KWP */
+#define MECH_PAD ((CK_MECHANISM_TYPE)0x210A)	/* CKM_AES_KEY_WRAP_PAD */
+#define PIN_MAX 256
+
+struct bk_p11_token {
+	pthread_mutex_t lock;
+	int refs;
+	CK_FUNCTION_LIST *m;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE sess;
+	int have_sess;
+	CK_MECHANISM_TYPE mech;		/* 0 until one worked */
+	char *pin;			/* secure heap, or NULL */
+	size_t pinlen;
+	char token[33];			/* its label, trimmed */
+	char label[128];		/* the keys' CKA_LABEL */
+	char *uri;			/* without pin-value, id */
+};
+
+static const char *rv_str(CK_RV rv)
+{
+	static const struct { CK_RV rv; const char *s; } t[] = {
+		{ CKR_PIN_INCORRECT, "the PIN is incorrect" },
+		{ CKR_PIN_LOCKED, "the PIN is locked" },
+		{ CKR_PIN_EXPIRED, "the PIN has expired" },
+		{ CKR_TOKEN_NOT_PRESENT, "the token is not present" },
+		{ CKR_DEVICE_REMOVED, "the token was removed" },
+		{ CKR_DEVICE_ERROR, "device error" },
+		{ CKR_DEVICE_MEMORY, "the token is out of memory" },
+		{ CKR_SESSION_HANDLE_INVALID, "the session is gone" },
+		{ CKR_SESSION_CLOSED, "the session was closed" },
+		{ CKR_USER_NOT_LOGGED_IN, "not logged in" },
+		{ CKR_MECHANISM_INVALID, "mechanism not supported" },
+		{ CKR_KEY_FUNCTION_NOT_PERMITTED, "the key may not do this" },
+		{ CKR_WRAPPED_KEY_INVALID, "wrapped data invalid" },
+		{ CKR_GENERAL_ERROR, "general error" },
+		{ CKR_FUNCTION_FAILED, "function failed" },
+		{ CKR_CRYPTOKI_NOT_INITIALIZED, "module not initialised" },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].rv == rv)
+			return t[i].s;
+	return "error";
+}
+
+static int p11err(struct bk_p11_token *t, CK_RV rv, const char *what,
+		  struct bk_err *err)
+{
+	int code = -EIO;
+
+	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
+	    rv == CKR_PIN_EXPIRED || rv == CKR_PIN_LEN_RANGE)
+		code = -EACCES;
+	return bk_errf(err, code, "HSM token %s: %s: %s (CKR 0x%lx)",
+		       t->token[0] ? t->token : "?", what, rv_str(rv),
+		       (unsigned long)rv);
+}
+
+static int session_lost(CK_RV rv)
+{
+	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+	       rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+	       rv == CKR_USER_NOT_LOGGED_IN;
+}
+
+/* ---- URI, module, PIN ---- */
+
+static void trim_copy(char *dst, size_t n, const CK_UTF8CHAR *src, size_t len)
+{
+	while (len && src[len - 1] == ' ')
+		len--;
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, src, len);
+	dst[len] = 0;
+}
+
+static int read_pin(struct bk_p11_token *t, P11KitUri *u, struct bk_err *err)
+{
+	const char *v = p11_kit_uri_get_pin_value(u);
+	const char *src = p11_kit_uri_get_pin_source(u);
+	char buf[PIN_MAX] = "";
+	FILE *f;
+
+	if (!v && src) {
+		if (!strncmp(src, "file:", 5))
+			src += 5;
+		f = fopen(src, "re");
+		if (!f)
+			return bk_errf(err, -EACCES,
+				       "HSM PIN file (pin-source=%s): %s", src,
+				       strerror(errno));
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+		buf[strcspn(buf, "\r\n")] = 0;
+		v = buf;
+	}
+	if (!v)
+		return 0;	/* no PIN: only tokens without login */
+	t->pinlen = strlen(v);
+	t->pin = bk_secure_alloc(t->pinlen + 1);
+	if (t->pin)
+		memcpy(t->pin, v, t->pinlen + 1);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return t->pin ? 0 : bk_errf(err, -ENOMEM, "out of secure memory");
+}
+
+/* Finds the slot of the URI's token in module m; -ENOENT if none. */
+static int find_slot(struct bk_p11_token *t, CK_FUNCTION_LIST *m,
+		     P11KitUri *u)
+{
+	CK_SLOT_ID slots[64];
+	CK_ULONG n = 64;
+	CK_TOKEN_INFO ti;
+
+	if (m->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+		return -ENOENT;
+	for (CK_ULONG i = 0; i < n; i++) {
+		if (m->C_GetTokenInfo(slots[i], &ti) != CKR_OK ||
+		    !p11_kit_uri_match_token_info(u, &ti))
+			continue;
+		t->m = m;
+		t->slot = slots[i];
+		trim_copy(t->token, sizeof(t->token), ti.label,
+			  sizeof(ti.label));
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int load_module(struct bk_p11_token *t, P11KitUri *u,
+		       struct bk_err *err)
+{
+	const char *path = p11_kit_uri_get_module_path(u);
+	const char *name = p11_kit_uri_get_module_name(u);
+	CK_FUNCTION_LIST **all = NULL, *m;
+	int found = -ENOENT;
+
+	if (path) {
+		m = p11_kit_module_load(path, 0);
+		if (!m)
+			return bk_errf(err, -ENOENT,
+				       "HSM module %s cannot be loaded: %s", path,
+				       p11_kit_message() ? p11_kit_message() :
+				       "no such module");
+		if (p11_kit_module_initialize(m) != CKR_OK) {
+			p11_kit_module_release(m);
+			return bk_errf(err, -EIO,
+				       "HSM module %s cannot be initialised: %s",
+				       path, p11_kit_message());
+		}
+		found = find_slot(t, m, u);
+		if (found) {
+			p11_kit_module_finalize(m);
+			p11_kit_module_release(m);
+		}
+		goto out;
+	}
+	all = p11_kit_modules_load(NULL, 0);
+	for (size_t i = 0; all && all[i]; i++) {
+		char *mn = p11_kit_module_get_name(all[i]);
+		int want = !name || (mn && !strcmp(mn, name));
+
+		free(mn);
+		if (!found || !want ||
+		    p11_kit_module_initialize(all[i]) != CKR_OK) {
+			p11_kit_module_release(all[i]);
+			continue;
+		}
+		found = find_slot(t, all[i], u);
+		if (found) {
+			p11_kit_module_finalize(all[i]);
+			p11_kit_module_release(all[i]);
+		}
+	}
+	free(all);
+	if (found && name && !t->m) {
+		/* Was the module there at all? */
+		return bk_errf(err, -ENOENT,
+			       "HSM module %s: no such p11-kit module, or it has no token matching the URI",
+			       name);
+	}
+out:
+	if (found)
+		return bk_errf(err, -ENOENT,
+			       "no HSM token matches the URI (module %s)",
+			       path ? path : name ? name : "any");
+	return 0;
+}
+
+static int login(struct bk_p11_token *t, struct bk_err *err)
+{
+	CK_TOKEN_INFO ti;
+	CK_RV rv;
+
+	if (t->have_sess) {
+		t->m->C_CloseSession(t->sess);
+		t->have_sess = 0;
+	}
+	rv = t->m->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+				 NULL, NULL, &t->sess);
+	if (rv != CKR_OK)
+		return p11err(t, rv, "cannot open a session", err);
+	t->have_sess = 1;
+	if (t->m->C_GetTokenInfo(t->slot, &ti) == CKR_OK &&
+	    !(ti.flags & CKF_LOGIN_REQUIRED))
+		return 0;
+	if (!t->pin)
+		return bk_errf(err, -EACCES,
+			       "HSM token %s needs a PIN: give pin-source=FILE in the URI (or -o hsm=URI / backupctl --hsm URI)",
+			       t->token);
+	rv = t->m->C_Login(t->sess, CKU_USER, (CK_UTF8CHAR *)t->pin,
+			   t->pinlen);
+	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+		return p11err(t, rv, "login failed", err);
+	return 0;
+}
+
+static void token_put(struct bk_p11_token *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (--t->refs > 0) {
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (t->have_sess) {
+		t->m->C_Logout(t->sess);
+		t->m->C_CloseSession(t->sess);
+	}
+	if (t->m) {
+		p11_kit_module_finalize(t->m);
+		p11_kit_module_release(t->m);
+	}
+	if (t->pin)
+		bk_secure_free(t->pin, t->pinlen + 1);
+	free(t->uri);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* ---- keys ---- */
+
+static void hex(const uint8_t *b, size_t n, char *out, size_t outn)
+{
+	size_t i;
+
+	for (i = 0; i < n && 2 * i + 2 < outn; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	out[2 * i] = 0;
+}
+
+static int unhex(const char *s, uint8_t *b, size_t max, size_t *n)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len % 2 || len / 2 > max)
+		return -EINVAL;
+	for (size_t i = 0; i < len / 2; i++) {
+		unsigned v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		b[i] = (uint8_t)v;
+	}
+	*n = len / 2;
+	return 0;
+}
+
+/* Finds keys labelled t->label (and with CKA_ID id if idlen); calls
+ * cb(arg, handle, id hex) for each; at most 64.  Lock held. */
+static int find_keys(struct bk_p11_token *t, const uint8_t *id, size_t idlen,
+		     int (*cb)(void *arg, CK_OBJECT_HANDLE h, const char *id),
+		     void *arg, struct bk_err *err)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_AES;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_LABEL, t->label, strlen(t->label) },
+		{ CKA_ID, (void *)id, idlen },
+	};
+	CK_OBJECT_HANDLE h[64];
+	CK_ULONG n = 0;
+	CK_RV rv;
+	int ret = 0;
+
+	rv = t->m->C_FindObjectsInit(t->sess, tmpl, idlen ? 4 : 3);
+	if (rv == CKR_OK) {
+		rv = t->m->C_FindObjects(t->sess, h, 64, &n);
+		t->m->C_FindObjectsFinal(t->sess);
+	}
+	if (rv != CKR_OK)
+		return p11err(t, rv, "cannot search keys", err);
+	for (CK_ULONG i = 0; i < n && !ret; i++) {
+		uint8_t idb[64];
+		char idh[129];
+		CK_ATTRIBUTE a = { CKA_ID, idb, sizeof(idb) };
+
+		if (t->m->C_GetAttributeValue(t->sess, h[i], &a, 1) != CKR_OK ||
+		    a.ulValueLen == 0 || a.ulValueLen > 32)
+			continue;	/* ids are what we name keys by */
+		hex(idb, a.ulValueLen, idh, sizeof(idh));
+		ret = cb(arg, h[i], idh);
+	}
+	return ret;
+}
+
+struct pick {
+	CK_OBJECT_HANDLE h;
+	char id[65];
+	int n;
+};
+
+static int pick_cb(void *arg, CK_OBJECT_HANDLE h, const char *id)
+{
+	struct pick *p = arg;
+
+	if (p->n++ == 0) {
+		p->h = h;
+		snprintf(p->id, sizeof(p->id), "%s", id);
+	}
+	return 0;
+}
+
+static int generate(struct bk_p11_token *t, struct pick *p,
+		    struct bk_err *err)
+{
+	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_AES;
+	CK_ULONG len = 32;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	uint8_t id[8];
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_VALUE_LEN, &len, sizeof(len) },
+		{ CKA_LABEL, t->label, strlen(t->label) },
+		{ CKA_ID, id, sizeof(id) },
+		{ CKA_TOKEN, &yes, 1 }, { CKA_PRIVATE, &yes, 1 },
+		{ CKA_SENSITIVE, &yes, 1 }, { CKA_EXTRACTABLE, &no, 1 },
+		{ CKA_WRAP, &yes, 1 }, { CKA_UNWRAP, &yes, 1 },
+		{ CKA_ENCRYPT, &no, 1 }, { CKA_DECRYPT, &no, 1 },
+		{ CKA_SIGN, &no, 1 }, { CKA_VERIFY, &no, 1 },
+		{ CKA_DERIVE, &no, 1 },
+	};
+	CK_RV rv;
+	int ret;
+
+	ret = bk_random(id, sizeof(id), err);
+	if (ret)
+		return ret;
+	rv = t->m->C_GenerateKey(t->sess, &gen, tmpl,
+				 sizeof(tmpl) / sizeof(tmpl[0]), &p->h);
+	if (rv != CKR_OK)
+		return p11err(t, rv, "cannot create the root-of-trust key", err);
+	hex(id, sizeof(id), p->id, sizeof(p->id));
+	p->n = 1;
+	return 0;
+}
+
+/* Sets rot->obj and key_id: the key key_id, or the only one, or a new
+ * one (create).  Lock held. */
+static int select_key(struct bk_rot *rot, const char *key_id, int create,
+		      struct bk_err *err)
+{
+	struct bk_p11_token *t = rot->tok;
+	struct pick p = { 0 };
+	uint8_t id[32];
+	size_t idlen = 0;
+	int ret;
+
+	if (key_id && unhex(key_id, id, sizeof(id), &idlen))
+		return bk_errf(err, -EINVAL, "HSM key id %s is not hex",
+			       key_id);
+	if (create == 2)	/* always a new version */
+		ret = generate(t, &p, err);
+	else
+		ret = find_keys(t, id, idlen, pick_cb, &p, err);
+	if (ret)
+		return ret;
+	if (p.n == 0 && create && !key_id)
+		ret = generate(t, &p, err);
+	else if (p.n == 0)
+		ret = bk_errf(err, -ENOENT,
+			      "HSM token %s has no key labelled \"%s\"%s%s",
+			      t->token, t->label, key_id ? " with id " : "",
+			      key_id ? key_id : "");
+	else if (p.n > 1 && !key_id)
+		ret = bk_errf(err, -EINVAL,
+			      "HSM token %s has %d keys labelled \"%s\": name one with id= in the URI",
+			      t->token, p.n, t->label);
+	if (ret)
+		return ret;
+	rot->obj = p.h;
+	snprintf(rot->key_id, sizeof(rot->key_id), "%s", p.id);
+	return 0;
+}
+
+static char *uri_without_secrets(P11KitUri *u)
+{
+	char *s = NULL;
+
+	p11_kit_uri_set_pin_value(u, NULL);
+	p11_kit_uri_clear_attribute(u, CKA_ID);
+	if (p11_kit_uri_format(u, P11_KIT_URI_FOR_ANY, &s) != P11_KIT_URI_OK)
+		return NULL;
+	return s;
+}
+
+int bk_rot_p11_open(const char *uri, const char *key_id, int create,
+		    struct bk_rot **out, struct bk_err *err)
+{
+	P11KitUri *u = p11_kit_uri_new();
+	struct bk_p11_token *t = calloc(1, sizeof(*t));
+	struct bk_rot *rot = calloc(1, sizeof(*rot));
+	CK_ATTRIBUTE *a;
+	char idh[65] = "";
+	int ret;
+
+	if (!u || !t || !rot) {
+		ret = bk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	t->refs = 1;
+	rot->p11 = 1;
+	rot->tok = t;
+	if (!uri || p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u) !=
+	    P11_KIT_URI_OK) {
+		ret = bk_errf(err, -EINVAL,
+			      "\"%s\" is not a PKCS#11 URI (pkcs11:token=...;object=...)",
+			      uri ? uri : "");
+		goto out;
+	}
+	if (p11_kit_uri_any_unrecognized(u)) {
+		ret = bk_errf(err, -EINVAL,
+			      "the HSM URI \"%s\" has attributes p11-kit does not know (module-name=, module-path=, pin-source= and pin-value= go after '?', joined by '&')",
+			      uri);
+		goto out;
+	}
+	a = p11_kit_uri_get_attribute(u, CKA_LABEL);
+	if (!p11_kit_uri_get_token_info(u)->label[0] ||
+	    p11_kit_uri_get_token_info(u)->label[0] == ' ' || !a ||
+	    !a->ulValueLen || a->ulValueLen >= sizeof(t->label)) {
+		ret = bk_errf(err, -EINVAL,
+			      "the HSM URI must name the token and the key: pkcs11:token=NAME;object=LABEL");
+		goto out;
+	}
+	memcpy(t->label, a->pValue, a->ulValueLen);
+	a = p11_kit_uri_get_attribute(u, CKA_ID);
+	if (a && a->ulValueLen && a->ulValueLen <= 32)
+		hex(a->pValue, a->ulValueLen, idh, sizeof(idh));
+	if ((ret = read_pin(t, u, err)) || (ret = load_module(t, u, err)))
+		goto out;
+	t->uri = uri_without_secrets(u);
+	pthread_mutex_lock(&t->lock);
+	ret = login(t, err);
+	if (!ret)
+		ret = select_key(rot, key_id ? key_id : idh[0] ? idh : NULL,
+				 create, err);
+	pthread_mutex_unlock(&t->lock);
+	if (ret)
+		goto out;
+	*out = rot;
+	rot = NULL;
+out:
+	if (u)
+		p11_kit_uri_free(u);
+	if (rot) {
+		rot->tok = NULL;
+		free(rot);
+		if (t)
+			token_put(t);
+	}
+	return ret;
+}
+
+int bk_rot_p11_sibling(struct bk_rot *rot, const char *key_id,
+		       struct bk_rot **out, struct bk_err *err)
+{
+	struct bk_rot *r;
+	int ret;
+
+	if (!rot->p11)
+		return bk_errf(err, -EINVAL,
+			       "the software root of trust has one key: rotation needs an HSM (backupctl init --hsm URI)");
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return bk_errf(err, -ENOMEM, "out of memory");
+	r->p11 = 1;
+	r->tok = rot->tok;
+	pthread_mutex_lock(&rot->tok->lock);
+	ret = select_key(r, key_id, key_id ? 0 : 2, err);
+	if (!ret)
+		rot->tok->refs++;
+	pthread_mutex_unlock(&rot->tok->lock);
+	if (ret) {
+		free(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+struct keys_arg {
+	int (*cb)(void *arg, const char *key_id);
+	void *arg;
+};
+
+static int keys_cb(void *arg, CK_OBJECT_HANDLE h, const char *id)
+{
+	struct keys_arg *k = arg;
+
+	(void)h;
+	return k->cb(k->arg, id);
+}
+
+int bk_rot_p11_keys(struct bk_rot *rot,
+		    int (*cb)(void *arg, const char *key_id), void *arg,
+		    struct bk_err *err)
+{
+	struct keys_arg k = { cb, arg };
+	int ret;
+
+	if (!rot->p11)
+		return cb(arg, rot->key_id);
+	pthread_mutex_lock(&rot->tok->lock);
+	ret = find_keys(rot->tok, NULL, 0, keys_cb, &k, err);
+	pthread_mutex_unlock(&rot->tok->lock);
+	return ret;
+}
+
+void bk_rot_p11_release(struct bk_rot *rot)
+{
+	token_put(rot->tok);
+}
+
+const char *bk_rot_p11_token(const struct bk_rot *rot)
+{
+	return rot->tok->token;
+}
+
+const char *bk_rot_p11_label(const struct bk_rot *rot)
+{
+	return rot->tok->label;
+}
+
+const char *bk_rot_p11_mechanism(const struct bk_rot *rot)
+{
+	CK_MECHANISM_TYPE m = rot->tok->mech;
+
+	return m == MECH_KWP ? "CKM_AES_KEY_WRAP_KWP" :
+	       m == MECH_PAD ? "CKM_AES_KEY_WRAP_PAD" : "";
+}
+
+char *bk_rot_p11_uri(const struct bk_rot *rot)
+{
+	P11KitUri *u = p11_kit_uri_new();
+	uint8_t id[32];
+	char *s = NULL;
+	size_t n;
+
+	if (u && rot->tok->uri && p11_kit_uri_parse(rot->tok->uri,
+			P11_KIT_URI_FOR_ANY, u) == P11_KIT_URI_OK &&
+	    !unhex(rot->key_id, id, sizeof(id), &n)) {
+		CK_ATTRIBUTE a = { CKA_ID, id, n };
+
+		if (p11_kit_uri_set_attribute(u, &a) != P11_KIT_URI_OK ||
+		    p11_kit_uri_format(u, P11_KIT_URI_FOR_ANY, &s) !=
+		    P11_KIT_URI_OK)
+			s = NULL;
+	}
+	if (u)
+		p11_kit_uri_free(u);
+	return s;
+}
+
+/* ---- wrapping ---- */
+
+/* Runs op once, and once more after a new session if the first one found
+ * the session gone.  Takes the lock. */
+static int with_session(struct bk_rot *rot,
+			CK_RV (*op)(struct bk_rot *rot, CK_MECHANISM *m,
+				    void *arg),
+			void *arg, const char *what, CK_RV *rvout,
+			struct bk_err *err)
+{
+	struct bk_p11_token *t = rot->tok;
+	CK_MECHANISM m = { 0, NULL, 0 };
+	CK_RV rv = CKR_OK;
+	int ret = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (attempt) {
+			char id[65];
+
+			snprintf(id, sizeof(id), "%s", rot->key_id);
+			if ((ret = login(t, err)) ||
+			    (ret = select_key(rot, id, 0, err)))
+				break;
+		}
+		m.mechanism = t->mech ? t->mech : MECH_KWP;
+		rv = op(rot, &m, arg);
+		if (!t->mech && rv == CKR_MECHANISM_INVALID) {
+			m.mechanism = MECH_PAD;
+			rv = op(rot, &m, arg);
+		}
+		if (rv == CKR_OK && !t->mech)
+			t->mech = m.mechanism;
+		if (!session_lost(rv))
+			break;
+	}
+	if (!ret && rv != CKR_OK)
+		ret = p11err(t, rv, what, err);
+	pthread_mutex_unlock(&t->lock);
+	if (rvout)
+		*rvout = rv;
+	return ret;
+}
+
+struct wrap_op {
+	const uint8_t *in;
+	size_t inlen;
+	uint8_t *out;
+	CK_ULONG outlen;
+};
+
+static CK_RV wrap_once(struct bk_rot *rot, CK_MECHANISM *mech, void *arg)
+{
+	struct wrap_op *w = arg;
+	CK_FUNCTION_LIST *m = rot->tok->m;
+	CK_SESSION_HANDLE s = rot->tok->sess;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &yes, 1 },
+		{ CKA_SENSITIVE, &no, 1 }, { CKA_EXTRACTABLE, &yes, 1 },
+		{ CKA_VALUE, (void *)w->in, w->inlen },
+	};
+	CK_OBJECT_HANDLE h;
+	CK_ULONG cap = w->outlen;
+	CK_RV rv;
+
+	rv = m->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+	if (rv != CKR_OK)
+		return rv;
+	rv = m->C_WrapKey(s, mech, rot->obj, h, w->out, &cap);
+	m->C_DestroyObject(s, h);
+	if (rv == CKR_OK)
+		w->outlen = cap;
+	return rv;
+}
+
+int bk_rot_p11_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
+		    uint8_t **out, size_t *outlen, struct bk_err *err)
+{
+	struct wrap_op w = { .inlen = len + 2, .outlen = len + 2 + 24 };
+	uint8_t *framed = bk_secure_alloc(len + 2);
+	int ret;
+
+	w.out = malloc(w.outlen);
+	if (!framed || !w.out) {
+		ret = bk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	framed[0] = (uint8_t)(len >> 8);
+	framed[1] = (uint8_t)len;
+	memcpy(framed + 2, secret, len);
+	w.in = framed;
+	ret = with_session(rot, wrap_once, &w, "cannot wrap a secret", NULL,
+			   err);
+	if (ret)
+		goto out;
+	*out = w.out;
+	*outlen = w.outlen;
+	w.out = NULL;
+out:
+	if (framed)
+		bk_secure_free(framed, len + 2);
+	free(w.out);
+	return ret;
+}
+
+struct unwrap_op {
+	const uint8_t *in;
+	size_t inlen;
+	uint8_t *val;			/* secure heap, cap bytes */
+	CK_ULONG cap, vlen;
+};
+
+static CK_RV unwrap_once(struct bk_rot *rot, CK_MECHANISM *mech, void *arg)
+{
+	struct unwrap_op *u = arg;
+	CK_FUNCTION_LIST *m = rot->tok->m;
+	CK_SESSION_HANDLE s = rot->tok->sess;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &yes, 1 },
+		{ CKA_SENSITIVE, &no, 1 }, { CKA_EXTRACTABLE, &yes, 1 },
+	};
+	CK_ATTRIBUTE a = { CKA_VALUE, u->val, u->cap };
+	CK_OBJECT_HANDLE h;
+	CK_RV rv;
+
+	rv = m->C_UnwrapKey(s, mech, rot->obj, (CK_BYTE_PTR)u->in, u->inlen,
+			    tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+	if (rv != CKR_OK)
+		return rv;
+	rv = m->C_GetAttributeValue(s, h, &a, 1);
+	m->C_DestroyObject(s, h);
+	u->vlen = rv == CKR_OK ? a.ulValueLen : 0;
+	return rv;
+}
+
+int bk_rot_p11_unwrap(struct bk_rot *rot, const uint8_t *wrapped,
+		      size_t len, uint8_t **out, size_t *outlen,
+		      struct bk_err *err)
+{
+	struct unwrap_op u = { .in = wrapped, .inlen = len, .cap = len };
+	uint8_t *buf = NULL;
+	CK_RV rv = CKR_OK;
+	size_t n;
+	int ret;
+
+	u.val = bk_secure_alloc(u.cap);
+	if (!u.val)
+		return bk_errf(err, -ENOMEM, "out of secure memory");
+	ret = with_session(rot, unwrap_once, &u, "cannot unwrap a secret", &rv,
+			   err);
+	if (ret && (rv == CKR_WRAPPED_KEY_INVALID ||
+		    rv == CKR_WRAPPED_KEY_LEN_RANGE ||
+		    rv == CKR_ENCRYPTED_DATA_INVALID ||
+		    rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED)) {
+		/* SoftHSM reports a failed integrity check as a general
+		 * error. */
+		bk_errf(err, -EBADMSG,
+			"the secret does not unwrap with HSM key %s of token %s",
+			rot->key_id, rot->tok->token);
+		goto out;
+	}
+	if (ret)
+		goto out;
+	n = u.vlen >= 2 ? (size_t)u.val[0] << 8 | u.val[1] : 0;
+	if (u.vlen < 2 || n == 0 || n > u.vlen - 2) {
+		ret = bk_errf(err, -EBADMSG,
+			      "the secret unwrapped with HSM key %s is malformed",
+			      rot->key_id);
+		goto out;
+	}
+	buf = bk_secure_alloc(n);
+	if (!buf) {
+		ret = bk_errf(err, -ENOMEM, "out of secure memory");
+		goto out;
+	}
+	memcpy(buf, u.val + 2, n);
+	*out = buf;
+	*outlen = n;
+out:
+	bk_secure_free(u.val, u.cap);
+	return ret;
+}
