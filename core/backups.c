@@ -268,6 +268,7 @@ int bk_backup_json(struct bk_engine *e, const char *domain, const char *id,
 int bk_backup_status_line(struct bk_engine *e, const char *domain,
 			  const char *id, char **line, struct bk_err *err)
 {
+	struct bk_err tie = { 0 };
 	json_object *o;
 	const char *status, *msg, *key;
 	int ret, n;
@@ -284,6 +285,8 @@ int bk_backup_status_line(struct bk_engine *e, const char *domain,
 		 !bk_key_present(e, domain, key))
 		n = asprintf(line, "Completed: backup key %s is not on this appliance; upload it to %sbackupkeys/upload/ to restore\n",
 			     key, domain ? "domains/<domain>/" : "system/");
+	else if (!strcmp(status, "Completed") && bk_tie_check(e, o, &tie))
+		n = asprintf(line, "Completed: %s\n", tie.msg);
 	else
 		n = asprintf(line, "%s\n", status);
 	json_object_put(o);

@@ -60,14 +60,11 @@ static int init_files(const char *dir, const char *hsm, struct bk_err *err)
 	DIR *d;
 	int ret;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return bk_errf(err, -errno, "cannot create %s: %s", dir,
-			       strerror(errno));
 	d = opendir(dir);
-	if (!d)
+	if (!d && errno != ENOENT)
 		return bk_errf(err, -errno, "cannot open %s: %s", dir,
 			       strerror(errno));
-	for (struct dirent *de; (de = readdir(d));) {
+	for (struct dirent *de; d && (de = readdir(d));) {
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
 			closedir(d);
 			return bk_errf(err, -EEXIST,
@@ -75,11 +72,16 @@ static int init_files(const char *dir, const char *hsm, struct bk_err *err)
 				       dir);
 		}
 	}
-	closedir(d);
-
-	/* The token first: a bad URI or PIN leaves only the empty dir. */
+	if (d)
+		closedir(d);
+	/* The token first: a bad URI or PIN leaves nothing behind. */
 	if (hsm && (ret = bk_rot_p11_open(hsm, NULL, 1, &rot, err)))
 		return ret;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		ret = bk_errf(err, -errno, "cannot create %s: %s", dir,
+			      strerror(errno));
+		goto out;
+	}
 	p = bk_path_join(dir, "rot.key");
 	ret = rot ? 0 : bk_rot_soft_create(p, err);
 	free(p);

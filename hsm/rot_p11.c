@@ -173,7 +173,7 @@ static int load_module(struct bk_p11_token *t, P11KitUri *u,
 	const char *path = p11_kit_uri_get_module_path(u);
 	const char *name = p11_kit_uri_get_module_name(u);
 	CK_FUNCTION_LIST **all = NULL, *m;
-	int found = -ENOENT;
+	int found = -ENOENT, seen = 0;
 
 	if (path) {
 		m = p11_kit_module_load(path, 0);
@@ -201,6 +201,7 @@ static int load_module(struct bk_p11_token *t, P11KitUri *u,
 		int want = !name || (mn && !strcmp(mn, name));
 
 		free(mn);
+		seen |= want;
 		if (!found || !want ||
 		    p11_kit_module_initialize(all[i]) != CKR_OK) {
 			p11_kit_module_release(all[i]);
@@ -213,12 +214,10 @@ static int load_module(struct bk_p11_token *t, P11KitUri *u,
 		}
 	}
 	free(all);
-	if (found && name && !t->m) {
-		/* Was the module there at all? */
+	if (name && !seen)
 		return bk_errf(err, -ENOENT,
-			       "HSM module %s: no such p11-kit module, or it has no token matching the URI",
+			       "HSM module %s: p11-kit has no module of that name (see p11-kit list-modules)",
 			       name);
-	}
 out:
 	if (found)
 		return bk_errf(err, -ENOENT,
