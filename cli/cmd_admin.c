@@ -95,9 +95,13 @@ int cmd_config(struct cli *c, int argc, char **argv)
 static int print_name(void *arg, const char *name)
 {
 	json_object *o = json_object_new_object();
+	char *hsm = NULL;
 
-	(void)arg;
 	json_object_object_add(o, "name", json_object_new_string(name));
+	/* HSM-anchored domains: the key that wraps their material. */
+	if (arg && !bk_hsm_domain_key(arg, name, &hsm, NULL) && hsm)
+		json_object_object_add(o, "hsm", json_object_new_string(hsm));
+	free(hsm);
 	cli_print_json(o);
 	json_object_put(o);
 	return 0;
@@ -141,7 +145,7 @@ static int domain_list(struct cli *c, int argc, char **argv)
 	ret = cli_parse(c, argc, argv, NULL, pos, 0, 0, &npos);
 	if (ret || (ret = cli_open(c)))
 		return ret;
-	ret = bk_engine_domain_names(c->engine, print_name, NULL, &err);
+	ret = bk_engine_domain_names(c->engine, print_name, c->engine, &err);
 	if (ret < 0)
 		return cli_engine_fail(ret, &err, NULL);
 	return CLI_OK;

@@ -392,7 +392,6 @@ struct backup_job {
 	char key_id[64];
 	json_object *header;	/* caller fields */
 	json_object *filters;
-	int tied;		/* tied to the HSM root of trust */
 };
 
 struct sink {
@@ -468,8 +467,7 @@ static void *backup_main(void *arg)
 	char partial[4096], final[4096], *header = NULL;
 	struct bk_err err = { 0 };
 	struct sink sink;
-	uint8_t *tie = NULL;
-	size_t tielen = 0;
+	struct bk_seal seal = { 0 };
 	off_t total = 0;
 	int fd = -1, ret;
 
@@ -491,13 +489,11 @@ static void *backup_main(void *arg)
 			      strerror(errno));
 		goto out;
 	}
-	if (j->tied && (ret = bk_tie_key(e, key, &tie, &tielen, &err)))
+	if ((ret = bk_seal_begin(e, j->header, key, &seal, &err)))
 		goto out;
 	ret = bk_archive_writer_new(fd, j->header, key, &w, &err);
-	if (!ret && j->tied)
-		ret = bk_archive_writer_add_wrap(w, "hsm", bk_rot_key_id(e->rot),
-						 bk_rot_alg(e->rot), tie,
-						 tielen, &err);
+	if (!ret)
+		ret = bk_seal_add(&seal, w, &err);
 	if (ret)
 		goto out;
 	sink.w = w;
@@ -553,7 +549,7 @@ out:
 	bk_archive_writer_free(w);
 	bk_store_close(s);
 	bk_secure_free(key, 32);
-	free(tie);
+	bk_seal_free(&seal);
 	json_object_put(counts);
 	json_object_put(j->header);
 	json_object_put(j->filters);
@@ -633,7 +629,7 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 		    uid_t uid, char **id_out, struct bk_err *err)
 {
 	struct backup_job *j = NULL;
-	json_object *o = NULL, *v;
+	json_object *o = NULL, *v, *doms = NULL;
 	const char *desc = "";
 	char *key_id = NULL, *pv = NULL, now[32];
 	long long epoch;
@@ -693,6 +689,8 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 	pthread_mutex_lock(&e->db_lock);
 	ret = bk_setting_get(e->store, "product_version", &pv, err);
 	pthread_mutex_unlock(&e->db_lock);
+	if (!ret)
+		ret = bk_hsm_domains(e, domain, &doms, err);
 	if (ret)
 		goto out;
 	j = calloc(1, sizeof(*j));
@@ -740,7 +738,9 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 		json_object_object_add(j->header, "hsmKeyId",
 				       json_object_new_string(
 					       bk_rot_key_id(e->rot)));
-	j->tied = tied;
+	if (doms)
+		json_object_object_add(j->header, "hsmDomains",
+				       json_object_get(doms));
 	bk_audit(e, uid, "backup.start", j->id, "ok", bk_scope_name(domain));
 	if (id_out && !(*id_out = strdup(j->id))) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
@@ -776,5 +776,6 @@ out:
 	free(pv);
 	free(key_id);
 	json_object_put(o);
+	json_object_put(doms);
 	return ret;
 }

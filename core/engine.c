@@ -135,7 +135,7 @@ int bk_engine_open_hsm(const char *dir, unsigned flags, const char *hsm,
 	ret = bk_store_open(e->db_path, 0, &e->store, err);
 	if (ret)
 		goto fail;
-	ret = bk_hsm_rot_open(e, hsm, err);
+	ret = bk_hsm_open(e, hsm, err);
 	if (ret)
 		goto fail;
 	if (flags & BK_ENGINE_DAEMON) {

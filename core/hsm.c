@@ -47,7 +47,8 @@ static int active_id(struct bk_store *s, char **id, struct bk_err *err)
 	return 0;
 }
 
-int bk_hsm_rot_open(struct bk_engine *e, const char *hsm, struct bk_err *err)
+static int bk_hsm_rot_open(struct bk_engine *e, const char *hsm,
+			   struct bk_err *err)
 {
 	char *conf = NULL, *id = NULL;
 	int ret;
@@ -70,6 +71,15 @@ int bk_hsm_rot_open(struct bk_engine *e, const char *hsm, struct bk_err *err)
 		ret = bk_rot_p11_open(hsm ? hsm : conf, id, 0, &e->rot, err);
 	free(conf);
 	free(id);
+	return ret;
+}
+
+int bk_hsm_open(struct bk_engine *e, const char *hsm, struct bk_err *err)
+{
+	int ret = bk_hsm_rot_open(e, hsm, err);
+
+	if (!ret && bk_hsm_bind_domains(e, e->store))
+		ret = bk_errf(err, -EIO, "cannot read the HSM-anchored domains");
 	return ret;
 }
 
@@ -400,6 +410,7 @@ int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
 		bk_audit_s(e, e->store, getuid(), key_id ? "hsm.activate" :
 			   "hsm.rotate", bk_rot_key_id(new), "ok", msg);
 	}
+	bk_rot_move_links(e->rot, new);
 	bk_rot_free(e->rot);
 	e->rot = new;
 	new = NULL;

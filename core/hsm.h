@@ -46,6 +46,11 @@ int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
 int bk_hsm_domain_create(struct bk_engine *e, const char *name,
 			 const char *uri, struct bk_err *err);
 
+/* *uri: the identity of the key of HSM-anchored domain name (new
+ * string), NULL if the domain is not anchored. */
+int bk_hsm_domain_key(struct bk_engine *e, const char *name, char **uri,
+		      struct bk_err *err);
+
 /* ---- engine-internal (core/) ---- */
 
 /* A new state directory's database (s) on the token key rot: the
@@ -54,20 +59,46 @@ struct bk_store;
 struct bk_rot;
 int bk_hsm_configure(struct bk_store *s, struct bk_rot *rot,
 		     struct bk_err *err);
-/* Opens e->rot from the state directory's configuration. */
-int bk_hsm_rot_open(struct bk_engine *e, const char *hsm,
-		    struct bk_err *err);
+/* Opens e->rot from the state directory's configuration and binds the
+ * HSM-anchored domains. */
+int bk_hsm_open(struct bk_engine *e, const char *hsm, struct bk_err *err);
+/* Binds the HSM-anchored domains of the database to their keys (engine
+ * open, after a system restore); an unreachable key is bound as such. */
+int bk_hsm_bind_domains(struct bk_engine *e, struct bk_store *s);
+/* Before a system restore: the domains bound as the header's
+ * "hsmDomains" say (the others unbound), until bk_hsm_bind_domains. */
+int bk_hsm_bind_header(struct bk_engine *e, json_object *header,
+		       struct bk_err *err);
+/* A backup header's "hsmDomains": the HSM-anchored domains of the scope
+ * (domain NULL: all) as {name: identity URI}; *out NULL if none, else a
+ * new object (caller puts). */
+int bk_hsm_domains(struct bk_engine *e, const char *domain, json_object **out,
+		   struct bk_err *err);
 /* Daemon start: a rotation that never committed is rolled back. */
 int bk_hsm_recover(struct bk_engine *e, struct bk_err *err);
 
-/* Tied backups.  bk_tie_key: for a backup tied to the active HSM key,
- * turns the backup key (key, in place) into the archive's key-wrapping
- * key, HKDF(backup key || T), T 32 random bytes wrapped by the HSM key
- * into *wrapped (new; caller frees).  bk_tie_check: -EINVAL naming the
- * key unless a tied header's key is the active one here.
- * bk_tie_unlock: bk_archive_unlock for tied archives or not. */
-int bk_tie_key(struct bk_engine *e, uint8_t key[32], uint8_t **wrapped,
-	       size_t *wlen, struct bk_err *err);
+/* Archives sealed by HSM keys (tie.c): a system backup tied to the HSM
+ * (header "tiedToHSM", "hsmKeyId") and backups holding HSM-anchored
+ * domains (header "hsmDomains": {name: identity URI}).  bk_seal_begin
+ * turns the backup key (key, in place) into the seal key and prepares
+ * the header's HSM wraps in s (nothing for an unsealed header);
+ * bk_seal_add adds them to the writer; bk_seal_free frees s.
+ * bk_tie_check: -EINVAL naming the key unless every key the header asks
+ * for is active / reachable here.  bk_tie_unlock: bk_archive_unlock for
+ * sealed archives or not. */
+struct bk_archive_writer;
+struct bk_seal {
+	int n;
+	char kind[15][96];
+	char keyid[15][65];
+	uint8_t *wrapped[15];
+	size_t len[15];
+};
+int bk_seal_begin(struct bk_engine *e, json_object *header, uint8_t key[32],
+		  struct bk_seal *s, struct bk_err *err);
+int bk_seal_add(struct bk_seal *s, struct bk_archive_writer *w,
+		struct bk_err *err);
+void bk_seal_free(struct bk_seal *s);
 int bk_tie_check(struct bk_engine *e, json_object *header,
 		 struct bk_err *err);
 int bk_tie_unlock(struct bk_engine *e, struct bk_archive_reader *r,

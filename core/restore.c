@@ -197,9 +197,14 @@ static void *restore_main(void *arg)
 		ret = bk_snapshot_restore_domain(s, e->rot, j->domain,
 						 archive_source, &src, report,
 						 NULL, NULL, &err);
-	else
+	/* A system backup's anchored domains are bound to their keys (found
+	 * reachable above) for their material to be wrapped by them; after
+	 * the restore, the domains of the database are bound. */
+	else if (!(ret = bk_hsm_bind_header(e, bk_archive_header(r), &err)))
 		ret = bk_snapshot_restore_system(s, e->rot, archive_source, &src,
 						 report, NULL, NULL, &err);
+	if (!j->domain)
+		bk_hsm_bind_domains(e, s);
 	write_report(e, j, report, ret, err.msg);
 out:
 	if (s) {

@@ -9,10 +9,17 @@
 
 #define SECRET_MAX 4096
 
+struct bk_rot *bk_rot_alloc(void)
+{
+	return calloc(1, sizeof(struct bk_rot));
+}
+
 void bk_rot_free(struct bk_rot *rot)
 {
 	if (!rot)
 		return;
+	bk_rot_links_free(rot);
+	free(rot->why);
 	if (rot->key)
 		bk_secure_free(rot->key, BK_KEY_LEN);
 	if (rot->p11)
@@ -23,6 +30,8 @@ void bk_rot_free(struct bk_rot *rot)
 int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 		uint8_t **out, size_t *outlen, struct bk_err *err)
 {
+	if (rot->why)
+		return bk_errf(err, -ENXIO, "%s", rot->why);
 	if (len == 0 || len > SECRET_MAX)
 		return bk_errf(err, -EINVAL,
 			       "secret of %zu bytes cannot be wrapped", len);
@@ -33,6 +42,8 @@ int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
 		  uint8_t **out, size_t *outlen, struct bk_err *err)
 {
+	if (rot->why)
+		return bk_errf(err, -ENXIO, "%s", rot->why);
 	if (len < 16 || len > SECRET_MAX + 32)
 		return bk_errf(err, -EBADMSG, "wrapped secret has a bad length");
 	return rot->p11 ? bk_rot_p11_unwrap(rot, wrapped, len, out, outlen,
@@ -42,6 +53,8 @@ int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
 
 const char *bk_rot_kind(const struct bk_rot *rot)
 {
+	if (rot->why)
+		return "unreachable";
 	return rot->p11 ? "pkcs11" : "software";
 }
 

@@ -53,6 +53,42 @@ int bk_rot_p11_keys(struct bk_rot *rot,
 
 void bk_rot_free(struct bk_rot *rot);
 
+/* ---- keys of HSM-anchored domains (rot_bind.c), kept by the
+ * appliance's root of trust rot ---- */
+
+/* Opens the key uri names: on rot's token, sharing its session (and
+ * PIN), else as bk_rot_p11_open.  *out new (caller frees). */
+int bk_rot_open_uri(struct bk_rot *rot, const char *uri, int create,
+		    struct bk_rot **out, struct bk_err *err);
+/* The same, opened once and kept by rot: *out borrowed, valid until rot
+ * is freed. */
+int bk_rot_resolve(struct bk_rot *rot, const char *uri, struct bk_rot **out,
+		   struct bk_err *err);
+/* Binds domain to the key uri names (NULL: unbinds).  A key that cannot
+ * be reached is bound all the same, as one whose calls fail (-ENXIO) with
+ * the reason, which is also returned. */
+int bk_rot_bind(struct bk_rot *rot, const char *domain, const char *uri,
+		struct bk_err *err);
+void bk_rot_unbind_all(struct bk_rot *rot);
+/* The key that wraps domain's secrets: the one it is bound to, else rot
+ * itself (domain NULL: rot).  Borrowed. */
+struct bk_rot *bk_rot_for(struct bk_rot *rot, const char *domain);
+/* The key's identity: "pkcs11:token=T;id=...;object=L", nothing about
+ * how to reach it (the value of an anchored domain's hsm column).  New
+ * string; NULL for the software key. */
+char *bk_rot_identity(const struct bk_rot *rot);
+/* The token label a URI names into token (33 bytes); -EINVAL if none. */
+int bk_rot_uri_token(const char *uri, char token[33]);
+/* identity's attributes with conn's module and PIN: a new string. */
+char *bk_rot_uri_merge(const char *identity, const char *conn);
+/* How to reach token (a URI with module-name= or module-path= and
+ * pin-source=, from the appliance's configuration): used by
+ * bk_rot_open_uri for URIs on that token that do not say. */
+int bk_rot_connection(struct bk_rot *rot, const char *token,
+		      const char *conn, struct bk_err *err);
+/* Hands from's keys and bindings to to (rotation of the root of trust). */
+void bk_rot_move_links(struct bk_rot *from, struct bk_rot *to);
+
 /* Wraps a secret (1..4096 bytes).  *out is a new buffer (caller frees). */
 int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 		uint8_t **out, size_t *outlen, struct bk_err *err);

@@ -21,7 +21,7 @@
  * closed, logged out) opens a new one, logs in again, finds its key again
  * and retries once.
  */
-#include "rot_int.h"
+#include "p11_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -35,24 +35,8 @@
 
 #include "../core/crypto.h"
 
-#define MECH_KWP ((CK_MECHANISM_TYPE)0x210B)	/* CKM_AES_KEY_WRAP_KWP */
-#define MECH_PAD ((CK_MECHANISM_TYPE)0x210A)	/* CKM_AES_KEY_WRAP_PAD */
 #define PIN_MAX 256
 
-struct bk_p11_token {
-	pthread_mutex_t lock;
-	int refs;
-	CK_FUNCTION_LIST *m;
-	CK_SLOT_ID slot;
-	CK_SESSION_HANDLE sess;
-	int have_sess;
-	CK_MECHANISM_TYPE mech;		/* 0 until one worked */
-	char *pin;			/* secure heap, or NULL */
-	size_t pinlen;
-	char token[33];			/* its label, trimmed */
-	char label[128];		/* the keys' CKA_LABEL */
-	char *uri;			/* without pin-value, id */
-};
 
 static const char *rv_str(CK_RV rv)
 {
@@ -81,7 +65,7 @@ static const char *rv_str(CK_RV rv)
 	return "error";
 }
 
-static int p11err(struct bk_p11_token *t, CK_RV rv, const char *what,
+int bk_p11_err(struct bk_p11_token *t, CK_RV rv, const char *what,
 		  struct bk_err *err)
 {
 	int code = -EIO;
@@ -94,7 +78,7 @@ static int p11err(struct bk_p11_token *t, CK_RV rv, const char *what,
 		       (unsigned long)rv);
 }
 
-static int session_lost(CK_RV rv)
+int bk_p11_session_lost(CK_RV rv)
 {
 	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
 	       rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
@@ -226,7 +210,7 @@ out:
 	return 0;
 }
 
-static int login(struct bk_p11_token *t, struct bk_err *err)
+int bk_p11_login(struct bk_p11_token *t, struct bk_err *err)
 {
 	CK_TOKEN_INFO ti;
 	CK_RV rv;
@@ -238,7 +222,7 @@ static int login(struct bk_p11_token *t, struct bk_err *err)
 	rv = t->m->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
 				 NULL, NULL, &t->sess);
 	if (rv != CKR_OK)
-		return p11err(t, rv, "cannot open a session", err);
+		return bk_p11_err(t, rv, "cannot open a session", err);
 	t->have_sess = 1;
 	if (t->m->C_GetTokenInfo(t->slot, &ti) == CKR_OK &&
 	    !(ti.flags & CKF_LOGIN_REQUIRED))
@@ -250,7 +234,7 @@ static int login(struct bk_p11_token *t, struct bk_err *err)
 	rv = t->m->C_Login(t->sess, CKU_USER, (CK_UTF8CHAR *)t->pin,
 			   t->pinlen);
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
-		return p11err(t, rv, "login failed", err);
+		return bk_p11_err(t, rv, "login failed", err);
 	return 0;
 }
 
@@ -264,10 +248,11 @@ static void token_put(struct bk_p11_token *t)
 		return;
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (t->have_sess) {
-		t->m->C_Logout(t->sess);
+	/* No C_Logout: the login state is the process's, shared with the
+	 * sessions other handles may still have on the token (closing the
+	 * last session logs out). */
+	if (t->have_sess)
 		t->m->C_CloseSession(t->sess);
-	}
 	if (t->m) {
 		p11_kit_module_finalize(t->m);
 		p11_kit_module_release(t->m);
@@ -290,7 +275,7 @@ static void hex(const uint8_t *b, size_t n, char *out, size_t outn)
 	out[2 * i] = 0;
 }
 
-static int unhex(const char *s, uint8_t *b, size_t max, size_t *n)
+int bk_p11_unhex(const char *s, uint8_t *b, size_t max, size_t *n)
 {
 	size_t len = strlen(s);
 
@@ -307,9 +292,10 @@ static int unhex(const char *s, uint8_t *b, size_t max, size_t *n)
 	return 0;
 }
 
-/* Finds keys labelled t->label (and with CKA_ID id if idlen); calls
+/* Finds keys labelled label (and with CKA_ID id if idlen); calls
  * cb(arg, handle, id hex) for each; at most 64.  Lock held. */
-static int find_keys(struct bk_p11_token *t, const uint8_t *id, size_t idlen,
+static int find_keys(struct bk_p11_token *t, const char *label,
+		     const uint8_t *id, size_t idlen,
 		     int (*cb)(void *arg, CK_OBJECT_HANDLE h, const char *id),
 		     void *arg, struct bk_err *err)
 {
@@ -318,7 +304,7 @@ static int find_keys(struct bk_p11_token *t, const uint8_t *id, size_t idlen,
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_LABEL, t->label, strlen(t->label) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, (void *)id, idlen },
 	};
 	CK_OBJECT_HANDLE h[64];
@@ -332,7 +318,7 @@ static int find_keys(struct bk_p11_token *t, const uint8_t *id, size_t idlen,
 		t->m->C_FindObjectsFinal(t->sess);
 	}
 	if (rv != CKR_OK)
-		return p11err(t, rv, "cannot search keys", err);
+		return bk_p11_err(t, rv, "cannot search keys", err);
 	for (CK_ULONG i = 0; i < n && !ret; i++) {
 		uint8_t idb[64];
 		char idh[129];
@@ -364,8 +350,8 @@ static int pick_cb(void *arg, CK_OBJECT_HANDLE h, const char *id)
 	return 0;
 }
 
-static int generate(struct bk_p11_token *t, struct pick *p,
-		    struct bk_err *err)
+static int generate(struct bk_p11_token *t, const char *label,
+		    struct pick *p, struct bk_err *err)
 {
 	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -377,7 +363,7 @@ static int generate(struct bk_p11_token *t, struct pick *p,
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
 		{ CKA_VALUE_LEN, &len, sizeof(len) },
-		{ CKA_LABEL, t->label, strlen(t->label) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, id, sizeof(id) },
 		{ CKA_TOKEN, &yes, 1 }, { CKA_PRIVATE, &yes, 1 },
 		{ CKA_SENSITIVE, &yes, 1 }, { CKA_EXTRACTABLE, &no, 1 },
@@ -395,7 +381,7 @@ static int generate(struct bk_p11_token *t, struct pick *p,
 	rv = t->m->C_GenerateKey(t->sess, &gen, tmpl,
 				 sizeof(tmpl) / sizeof(tmpl[0]), &p->h);
 	if (rv != CKR_OK)
-		return p11err(t, rv, "cannot create the root-of-trust key", err);
+		return bk_p11_err(t, rv, "cannot create the root-of-trust key", err);
 	hex(id, sizeof(id), p->id, sizeof(p->id));
 	p->n = 1;
 	return 0;
@@ -403,7 +389,7 @@ static int generate(struct bk_p11_token *t, struct pick *p,
 
 /* Sets rot->obj and key_id: the key key_id, or the only one, or a new
  * one (create).  Lock held. */
-static int select_key(struct bk_rot *rot, const char *key_id, int create,
+int bk_p11_select_key(struct bk_rot *rot, const char *key_id, int create,
 		      struct bk_err *err)
 {
 	struct bk_p11_token *t = rot->tok;
@@ -412,26 +398,26 @@ static int select_key(struct bk_rot *rot, const char *key_id, int create,
 	size_t idlen = 0;
 	int ret;
 
-	if (key_id && unhex(key_id, id, sizeof(id), &idlen))
+	if (key_id && bk_p11_unhex(key_id, id, sizeof(id), &idlen))
 		return bk_errf(err, -EINVAL, "HSM key id %s is not hex",
 			       key_id);
 	if (create == 2)	/* always a new version */
-		ret = generate(t, &p, err);
+		ret = generate(t, rot->label, &p, err);
 	else
-		ret = find_keys(t, id, idlen, pick_cb, &p, err);
+		ret = find_keys(t, rot->label, id, idlen, pick_cb, &p, err);
 	if (ret)
 		return ret;
 	if (p.n == 0 && create && !key_id)
-		ret = generate(t, &p, err);
+		ret = generate(t, rot->label, &p, err);
 	else if (p.n == 0)
 		ret = bk_errf(err, -ENOENT,
 			      "HSM token %s has no key labelled \"%s\"%s%s",
-			      t->token, t->label, key_id ? " with id " : "",
+			      t->token, rot->label, key_id ? " with id " : "",
 			      key_id ? key_id : "");
 	else if (p.n > 1 && !key_id)
 		ret = bk_errf(err, -EINVAL,
 			      "HSM token %s has %d keys labelled \"%s\": name one with id= in the URI",
-			      t->token, p.n, t->label);
+			      t->token, p.n, rot->label);
 	if (ret)
 		return ret;
 	rot->obj = p.h;
@@ -455,7 +441,7 @@ int bk_rot_p11_open(const char *uri, const char *key_id, int create,
 {
 	P11KitUri *u = p11_kit_uri_new();
 	struct bk_p11_token *t = calloc(1, sizeof(*t));
-	struct bk_rot *rot = calloc(1, sizeof(*rot));
+	struct bk_rot *rot = bk_rot_alloc();
 	CK_ATTRIBUTE *a;
 	char idh[65] = "";
 	int ret;
@@ -484,12 +470,12 @@ int bk_rot_p11_open(const char *uri, const char *key_id, int create,
 	a = p11_kit_uri_get_attribute(u, CKA_LABEL);
 	if (!p11_kit_uri_get_token_info(u)->label[0] ||
 	    p11_kit_uri_get_token_info(u)->label[0] == ' ' || !a ||
-	    !a->ulValueLen || a->ulValueLen >= sizeof(t->label)) {
+	    !a->ulValueLen || a->ulValueLen >= sizeof(rot->label)) {
 		ret = bk_errf(err, -EINVAL,
 			      "the HSM URI must name the token and the key: pkcs11:token=NAME;object=LABEL");
 		goto out;
 	}
-	memcpy(t->label, a->pValue, a->ulValueLen);
+	memcpy(rot->label, a->pValue, a->ulValueLen);
 	a = p11_kit_uri_get_attribute(u, CKA_ID);
 	if (a && a->ulValueLen && a->ulValueLen <= 32)
 		hex(a->pValue, a->ulValueLen, idh, sizeof(idh));
@@ -497,9 +483,9 @@ int bk_rot_p11_open(const char *uri, const char *key_id, int create,
 		goto out;
 	t->uri = uri_without_secrets(u);
 	pthread_mutex_lock(&t->lock);
-	ret = login(t, err);
+	ret = bk_p11_login(t, err);
 	if (!ret)
-		ret = select_key(rot, key_id ? key_id : idh[0] ? idh : NULL,
+		ret = bk_p11_select_key(rot, key_id ? key_id : idh[0] ? idh : NULL,
 				 create, err);
 	pthread_mutex_unlock(&t->lock);
 	if (ret)
@@ -510,11 +496,12 @@ out:
 	if (u)
 		p11_kit_uri_free(u);
 	if (rot) {
+		rot->p11 = 0;
 		rot->tok = NULL;
-		free(rot);
-		if (t)
-			token_put(t);
+		bk_rot_free(rot);
 	}
+	if (rot && t)
+		token_put(t);
 	return ret;
 }
 
@@ -527,22 +514,70 @@ int bk_rot_p11_sibling(struct bk_rot *rot, const char *key_id,
 	if (!rot->p11)
 		return bk_errf(err, -EINVAL,
 			       "the software root of trust has one key: rotation needs an HSM (backupctl init --hsm URI)");
-	r = calloc(1, sizeof(*r));
+	r = bk_rot_alloc();
 	if (!r)
 		return bk_errf(err, -ENOMEM, "out of memory");
 	r->p11 = 1;
 	r->tok = rot->tok;
+	memcpy(r->label, rot->label, sizeof(r->label));
 	pthread_mutex_lock(&rot->tok->lock);
-	ret = select_key(r, key_id, key_id ? 0 : 2, err);
+	ret = bk_p11_select_key(r, key_id, key_id ? 0 : 2, err);
 	if (!ret)
 		rot->tok->refs++;
 	pthread_mutex_unlock(&rot->tok->lock);
 	if (ret) {
-		free(r);
+		r->p11 = 0;
+		bk_rot_free(r);
 		return ret;
 	}
 	*out = r;
 	return 0;
+}
+
+int bk_rot_p11_same_token(struct bk_rot *rot, const char *uri, int create,
+			  struct bk_rot **out, struct bk_err *err)
+{
+	P11KitUri *u = p11_kit_uri_new();
+	struct bk_rot *r = NULL;
+	CK_ATTRIBUTE *a;
+	char tok[33], idh[65] = "";
+	int ret = -ENODEV;
+
+	if (!rot->p11 || !u || p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u) !=
+	    P11_KIT_URI_OK)
+		goto out;
+	trim_copy(tok, sizeof(tok), p11_kit_uri_get_token_info(u)->label,
+		  sizeof(p11_kit_uri_get_token_info(u)->label));
+	a = p11_kit_uri_get_attribute(u, CKA_LABEL);
+	if (strcmp(tok, rot->tok->token) || !a || !a->ulValueLen ||
+	    a->ulValueLen >= sizeof(rot->label))
+		goto out;
+	r = bk_rot_alloc();
+	if (!r) {
+		ret = bk_errf(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(r->label, a->pValue, a->ulValueLen);
+	a = p11_kit_uri_get_attribute(u, CKA_ID);
+	if (a && a->ulValueLen && a->ulValueLen <= 32)
+		hex(a->pValue, a->ulValueLen, idh, sizeof(idh));
+	r->p11 = 1;
+	r->tok = rot->tok;
+	pthread_mutex_lock(&rot->tok->lock);
+	ret = bk_p11_select_key(r, idh[0] ? idh : NULL, create, err);
+	if (!ret)
+		rot->tok->refs++;
+	pthread_mutex_unlock(&rot->tok->lock);
+	if (ret) {
+		r->p11 = 0;
+		bk_rot_free(r);
+		goto out;
+	}
+	*out = r;
+out:
+	if (u)
+		p11_kit_uri_free(u);
+	return ret;
 }
 
 struct keys_arg {
@@ -568,7 +603,7 @@ int bk_rot_p11_keys(struct bk_rot *rot,
 	if (!rot->p11)
 		return cb(arg, rot->key_id);
 	pthread_mutex_lock(&rot->tok->lock);
-	ret = find_keys(rot->tok, NULL, 0, keys_cb, &k, err);
+	ret = find_keys(rot->tok, rot->label, NULL, 0, keys_cb, &k, err);
 	pthread_mutex_unlock(&rot->tok->lock);
 	return ret;
 }
@@ -585,7 +620,7 @@ const char *bk_rot_p11_token(const struct bk_rot *rot)
 
 const char *bk_rot_p11_label(const struct bk_rot *rot)
 {
-	return rot->tok->label;
+	return rot->label;
 }
 
 const char *bk_rot_p11_mechanism(const struct bk_rot *rot)
@@ -596,7 +631,9 @@ const char *bk_rot_p11_mechanism(const struct bk_rot *rot)
 	       m == MECH_PAD ? "CKM_AES_KEY_WRAP_PAD" : "";
 }
 
-char *bk_rot_p11_uri(const struct bk_rot *rot)
+/* rot's key as a URI: the token's URI with the key's label and id, and
+ * (identity) without anything but token, object and id. */
+static char *key_uri(const struct bk_rot *rot, int identity)
 {
 	P11KitUri *u = p11_kit_uri_new();
 	uint8_t id[32];
@@ -605,11 +642,20 @@ char *bk_rot_p11_uri(const struct bk_rot *rot)
 
 	if (u && rot->tok->uri && p11_kit_uri_parse(rot->tok->uri,
 			P11_KIT_URI_FOR_ANY, u) == P11_KIT_URI_OK &&
-	    !unhex(rot->key_id, id, sizeof(id), &n)) {
+	    !bk_p11_unhex(rot->key_id, id, sizeof(id), &n)) {
 		CK_ATTRIBUTE a = { CKA_ID, id, n };
+		CK_ATTRIBUTE l = { CKA_LABEL, (void *)rot->label,
+				   strlen(rot->label) };
 
+		if (identity) {
+			p11_kit_uri_set_pin_source(u, NULL);
+			p11_kit_uri_set_module_name(u, NULL);
+			p11_kit_uri_set_module_path(u, NULL);
+		}
 		if (p11_kit_uri_set_attribute(u, &a) != P11_KIT_URI_OK ||
-		    p11_kit_uri_format(u, P11_KIT_URI_FOR_ANY, &s) !=
+		    p11_kit_uri_set_attribute(u, &l) != P11_KIT_URI_OK ||
+		    p11_kit_uri_format(u, identity ? P11_KIT_URI_FOR_OBJECT_ON_TOKEN :
+				       P11_KIT_URI_FOR_ANY, &s) !=
 		    P11_KIT_URI_OK)
 			s = NULL;
 	}
@@ -618,195 +664,51 @@ char *bk_rot_p11_uri(const struct bk_rot *rot)
 	return s;
 }
 
-/* ---- wrapping ---- */
-
-/* Runs op once, and once more after a new session if the first one found
- * the session gone.  Takes the lock. */
-static int with_session(struct bk_rot *rot,
-			CK_RV (*op)(struct bk_rot *rot, CK_MECHANISM *m,
-				    void *arg),
-			void *arg, const char *what, CK_RV *rvout,
-			struct bk_err *err)
+char *bk_rot_p11_uri(const struct bk_rot *rot)
 {
-	struct bk_p11_token *t = rot->tok;
-	CK_MECHANISM m = { 0, NULL, 0 };
-	CK_RV rv = CKR_OK;
-	int ret = 0;
+	return key_uri(rot, 0);
+}
 
-	pthread_mutex_lock(&t->lock);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (attempt) {
-			char id[65];
+char *bk_rot_identity(const struct bk_rot *rot)
+{
+	return rot->p11 ? key_uri(rot, 1) : NULL;
+}
 
-			snprintf(id, sizeof(id), "%s", rot->key_id);
-			if ((ret = login(t, err)) ||
-			    (ret = select_key(rot, id, 0, err)))
-				break;
-		}
-		m.mechanism = t->mech ? t->mech : MECH_KWP;
-		rv = op(rot, &m, arg);
-		if (!t->mech && rv == CKR_MECHANISM_INVALID) {
-			m.mechanism = MECH_PAD;
-			rv = op(rot, &m, arg);
-		}
-		if (rv == CKR_OK && !t->mech)
-			t->mech = m.mechanism;
-		if (!session_lost(rv))
-			break;
+int bk_rot_uri_token(const char *uri, char token[33])
+{
+	P11KitUri *u = p11_kit_uri_new();
+	int ret = -EINVAL;
+
+	if (u && p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u) ==
+	    P11_KIT_URI_OK) {
+		trim_copy(token, 33, p11_kit_uri_get_token_info(u)->label,
+			  sizeof(p11_kit_uri_get_token_info(u)->label));
+		ret = token[0] ? 0 : -EINVAL;
 	}
-	if (!ret && rv != CKR_OK)
-		ret = p11err(t, rv, what, err);
-	pthread_mutex_unlock(&t->lock);
-	if (rvout)
-		*rvout = rv;
+	if (u)
+		p11_kit_uri_free(u);
 	return ret;
 }
 
-struct wrap_op {
-	const uint8_t *in;
-	size_t inlen;
-	uint8_t *out;
-	CK_ULONG outlen;
-};
-
-static CK_RV wrap_once(struct bk_rot *rot, CK_MECHANISM *mech, void *arg)
+char *bk_rot_uri_merge(const char *identity, const char *conn)
 {
-	struct wrap_op *w = arg;
-	CK_FUNCTION_LIST *m = rot->tok->m;
-	CK_SESSION_HANDLE s = rot->tok->sess;
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &yes, 1 },
-		{ CKA_SENSITIVE, &no, 1 }, { CKA_EXTRACTABLE, &yes, 1 },
-		{ CKA_VALUE, (void *)w->in, w->inlen },
-	};
-	CK_OBJECT_HANDLE h;
-	CK_ULONG cap = w->outlen;
-	CK_RV rv;
+	P11KitUri *u = p11_kit_uri_new(), *c = p11_kit_uri_new();
+	char *s = NULL;
 
-	rv = m->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
-	if (rv != CKR_OK)
-		return rv;
-	rv = m->C_WrapKey(s, mech, rot->obj, h, w->out, &cap);
-	m->C_DestroyObject(s, h);
-	if (rv == CKR_OK)
-		w->outlen = cap;
-	return rv;
-}
-
-int bk_rot_p11_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
-		    uint8_t **out, size_t *outlen, struct bk_err *err)
-{
-	struct wrap_op w = { .inlen = len + 2, .outlen = len + 2 + 24 };
-	uint8_t *framed = bk_secure_alloc(len + 2);
-	int ret;
-
-	w.out = malloc(w.outlen);
-	if (!framed || !w.out) {
-		ret = bk_errf(err, -ENOMEM, "out of memory");
-		goto out;
+	if (u && c && p11_kit_uri_parse(identity, P11_KIT_URI_FOR_ANY, u) ==
+	    P11_KIT_URI_OK && p11_kit_uri_parse(conn, P11_KIT_URI_FOR_ANY,
+						c) == P11_KIT_URI_OK) {
+		p11_kit_uri_set_module_name(u, p11_kit_uri_get_module_name(c));
+		p11_kit_uri_set_module_path(u, p11_kit_uri_get_module_path(c));
+		p11_kit_uri_set_pin_source(u, p11_kit_uri_get_pin_source(c));
+		p11_kit_uri_set_pin_value(u, p11_kit_uri_get_pin_value(c));
+		if (p11_kit_uri_format(u, P11_KIT_URI_FOR_ANY, &s) !=
+		    P11_KIT_URI_OK)
+			s = NULL;
 	}
-	framed[0] = (uint8_t)(len >> 8);
-	framed[1] = (uint8_t)len;
-	memcpy(framed + 2, secret, len);
-	w.in = framed;
-	ret = with_session(rot, wrap_once, &w, "cannot wrap a secret", NULL,
-			   err);
-	if (ret)
-		goto out;
-	*out = w.out;
-	*outlen = w.outlen;
-	w.out = NULL;
-out:
-	if (framed)
-		bk_secure_free(framed, len + 2);
-	free(w.out);
-	return ret;
-}
-
-struct unwrap_op {
-	const uint8_t *in;
-	size_t inlen;
-	uint8_t *val;			/* secure heap, cap bytes */
-	CK_ULONG cap, vlen;
-};
-
-static CK_RV unwrap_once(struct bk_rot *rot, CK_MECHANISM *mech, void *arg)
-{
-	struct unwrap_op *u = arg;
-	CK_FUNCTION_LIST *m = rot->tok->m;
-	CK_SESSION_HANDLE s = rot->tok->sess;
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &yes, 1 },
-		{ CKA_SENSITIVE, &no, 1 }, { CKA_EXTRACTABLE, &yes, 1 },
-	};
-	CK_ATTRIBUTE a = { CKA_VALUE, u->val, u->cap };
-	CK_OBJECT_HANDLE h;
-	CK_RV rv;
-
-	rv = m->C_UnwrapKey(s, mech, rot->obj, (CK_BYTE_PTR)u->in, u->inlen,
-			    tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
-	if (rv != CKR_OK)
-		return rv;
-	rv = m->C_GetAttributeValue(s, h, &a, 1);
-	m->C_DestroyObject(s, h);
-	u->vlen = rv == CKR_OK ? a.ulValueLen : 0;
-	return rv;
-}
-
-int bk_rot_p11_unwrap(struct bk_rot *rot, const uint8_t *wrapped,
-		      size_t len, uint8_t **out, size_t *outlen,
-		      struct bk_err *err)
-{
-	struct unwrap_op u = { .in = wrapped, .inlen = len, .cap = len };
-	uint8_t *buf = NULL;
-	CK_RV rv = CKR_OK;
-	size_t n;
-	int ret;
-
-	u.val = bk_secure_alloc(u.cap);
-	if (!u.val)
-		return bk_errf(err, -ENOMEM, "out of secure memory");
-	ret = with_session(rot, unwrap_once, &u, "cannot unwrap a secret", &rv,
-			   err);
-	if (ret && (rv == CKR_WRAPPED_KEY_INVALID ||
-		    rv == CKR_WRAPPED_KEY_LEN_RANGE ||
-		    rv == CKR_ENCRYPTED_DATA_INVALID ||
-		    rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED)) {
-		/* SoftHSM reports a failed integrity check as a general
-		 * error. */
-		bk_errf(err, -EBADMSG,
-			"the secret does not unwrap with HSM key %s of token %s",
-			rot->key_id, rot->tok->token);
-		goto out;
-	}
-	if (ret)
-		goto out;
-	n = u.vlen >= 2 ? (size_t)u.val[0] << 8 | u.val[1] : 0;
-	if (u.vlen < 2 || n == 0 || n > u.vlen - 2) {
-		ret = bk_errf(err, -EBADMSG,
-			      "the secret unwrapped with HSM key %s is malformed",
-			      rot->key_id);
-		goto out;
-	}
-	buf = bk_secure_alloc(n);
-	if (!buf) {
-		ret = bk_errf(err, -ENOMEM, "out of secure memory");
-		goto out;
-	}
-	memcpy(buf, u.val + 2, n);
-	*out = buf;
-	*outlen = n;
-out:
-	bk_secure_free(u.val, u.cap);
-	return ret;
+	if (u)
+		p11_kit_uri_free(u);
+	if (c)
+		p11_kit_uri_free(c);
+	return s;
 }

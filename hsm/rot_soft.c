@@ -65,7 +65,7 @@ int bk_rot_soft_open(const char *path, struct bk_rot **out,
 			      path, st.st_mode & 0777);
 		goto out;
 	}
-	rot = calloc(1, sizeof(*rot));
+	rot = bk_rot_alloc();
 	if (!rot || !(rot->key = bk_secure_alloc(BK_KEY_LEN))) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto out;

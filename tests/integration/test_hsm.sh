@@ -172,4 +172,99 @@ assert_contains "$err" "need an HSM" "hsm rotate on the software root of trust s
 assert_eq "$(ctl --state "$C" hsm status | jq -r .kind)" software "hsm status works for the software root of trust"
 bk_umount "$MC"
 
+# ---- HSM-anchored domains ----
+printf '4321\n' > "$BK_TMP/pin2"
+assert_ok ctl --state "$A" domain create fin --hsm "pkcs11:token=bk-test;object=fin"
+assert_ok ctl --state "$A" domain create ext --hsm "pkcs11:token=bk-other;object=ext?module-name=softhsm2&pin-source=$BK_TMP/pin2"
+fin_uri=$(ctl --state "$A" domain list | jq -r 'select(.name=="fin") | .hsm')
+assert_match "$fin_uri" '^pkcs11:token=bk-test;id=.*object=fin$' "the domain records its key (token, id, label), no PIN"
+ctl --state "$A" resource add --domain fin --type keys --name fin-key >/dev/null
+ctl --state "$A" resource add --domain ext --type keys --name ext-key >/dev/null
+ctl --state "$A" resource add --domain fin --type users --name fin-user >/dev/null
+mat() { sqlite3 "$A/backupfs.db" "SELECT hex(material) FROM resources WHERE name = '$1'"; }
+fin_mat=$(mat fin-key)
+root_mat=$(mat payroll-key)
+bk_mount "$A" "$MA"
+assert_eq "$(run "$MA/domains/fin/backups/create" '{}' "$MA")" Completed "anchored domain backup"
+DF=$(readlink "$MA/domains/fin/backups/latest")
+assert_eq "$(jq -r '.hsmDomains.fin' "$MA/domains/fin/backups/$DF/backup.json")" "$fin_uri" "backup.json names the domain's HSM key"
+assert_eq "$(run "$MA/system/backups/create" '{}' "$MA")" Completed "system backup with anchored domains"
+SA=$(readlink "$MA/system/backups/latest")
+assert_eq "$(jq -r '.hsmDomains | keys | join(",")' "$MA/system/backups/$SA/backup.json")" "ext,fin" "it lists both anchored domains"
+assert_eq "$(run "$MA/domains/fin/backups/$DF/restore" '{}' "$MA")" Completed "anchored domain backup restores here"
+assert_eq "$(run "$MA/system/backups/$SA/restore" '{}' "$MA")" Completed "system backup restores here"
+kidd=$(readlink "$MA/domains/fin/backupkeys/default")
+cp "$MA/system/backups/$SA/$SA.backup" "$MA/domains/fin/backups/$DF/$DF.backup" "$BK_TMP/out/"
+printf 'hsm test passphrase\n' > "$MA/passphrase"
+cp "$MA/domains/fin/backupkeys/$kidd/$kidd.backupkey" "$BK_TMP/out/"
+bk_umount "$MA"
+# Rotation re-wraps the root of trust's secrets, not the anchored ones.
+ctl --state "$A" hsm rotate >/dev/null
+assert_eq "$(mat fin-key)" "$fin_mat" "anchored material is not under the root of trust (rotation leaves it)"
+ok=1; [ "$(mat payroll-key)" = "$root_mat" ] && ok=0
+assert_eq "$ok" 1 "the root domain's material was re-wrapped"
+ctl --state "$A" hsm activate "$K1" >/dev/null
+
+# On C (no HSM): refused, with the reason, and C unchanged.
+ctl --state "$C" domain create fin >/dev/null
+bk_mount "$C" "$MC"
+printf 'hsm test passphrase\n' > "$MC/passphrase"
+cp "$BK_TMP/out/$kidd.backupkey" "$MC/domains/fin/backupkeys/upload/"
+cp "$BK_TMP/out/$DF.backup" "$MC/domains/fin/backups/upload/"
+cp "$BK_TMP/out/$SA.backup" "$MC/system/backups/upload/"
+before=$(sqlite3 "$C/backupfs.db" "SELECT group_concat(name) FROM (SELECT name FROM resources ORDER BY name)")
+assert_fails_with EINVAL "bk_put '$MC/domains/fin/backups/$DF/restore' '{}'"
+assert_contains "$(jq -r .lastError.message "$MC/status")" "anchored domain fin" "domain restore refused: names the domain"
+assert_fails_with EINVAL "bk_put '$MC/system/backups/$SA/restore' '{}'"
+msg=$(jq -r .lastError.message "$MC/status")
+assert_contains "$msg" "not reachable here" "system restore refused: key not reachable"
+assert_eq "$(sqlite3 "$C/backupfs.db" "SELECT group_concat(name) FROM (SELECT name FROM resources ORDER BY name)")" "$before" "C unchanged"
+bk_umount "$MC"
+
+# A's other token unreachable (its PIN file gone): A still mounts; the
+# domain's secrets and the backups holding it give the reason.
+mv "$BK_TMP/pin2" "$BK_TMP/pin2.away"
+bk_mount "$A" "$MA"
+assert_eq "$(jq -r .hsm.kind "$MA/appliance.json")" pkcs11 "A mounts with a domain's token unreachable"
+err=$(ctl --state "$A" resource add --domain ext --type keys --name ext-key-2 2>&1) || true
+assert_contains "$err" "domain ext is anchored to an HSM key that is not reachable" "adding a key to it says why"
+assert_fails_with EINVAL "bk_put '$MA/system/backups/$SA/restore' '{}'"
+assert_contains "$(jq -r .lastError.message "$MA/status")" "domain ext" "system restore refused, naming the domain"
+assert_eq "$(run "$MA/domains/fin/backups/$DF/restore" '{}' "$MA")" Completed "the other anchored domain still restores"
+bk_umount "$MA"
+mv "$BK_TMP/pin2.away" "$BK_TMP/pin2"
+
+# ---- kill -9 during a rotation, at several points ----
+seq 1 2000 | sed 's/.*/{"domain":"root","type":"keys","name":"many-&"}/' > "$BK_TMP/many.jsonl"
+ctl --state "$A" resource import "$BK_TMP/many.jsonl" >/dev/null
+for point in hsm.rotate.generated hsm.rotate.recorded hsm.rotate.rewrap:700 \
+	     hsm.rotate.commit hsm.rotate.committed; do
+	active=$(ctl --state "$A" hsm status | jq -r .keyId)
+	rc=0
+	BACKUPFS_FAULT="$point:kill" ctl --state "$A" hsm rotate >/dev/null 2>&1 || rc=$?
+	assert_eq "$rc" 137 "rotate killed at $point"
+	assert_eq "$(sqlite3 "$A/backupfs.db" 'PRAGMA integrity_check')" ok "database ok after a kill at $point"
+	bk_mount "$A" "$MA"
+	now=$(jq -r .hsm.keyId "$MA/appliance.json")
+	if [ "$point" = hsm.rotate.committed ]; then
+		ok=1; [ "$now" = "$active" ] && ok=0
+		assert_eq "$ok" 1 "killed after the commit: the new key is active"
+	else
+		assert_eq "$now" "$active" "killed at $point: the old key is still active"
+	fi
+	assert_eq "$(ctl --state "$A" hsm status | jq -r '[.keys[] | select(.state=="pending")] | length')" 0 "no rotation left pending after $point"
+	# Every secret unwraps: a system backup unwraps all key material and
+	# checks each fingerprint; the backup keys unwrap to restore it.
+	assert_eq "$(run "$MA/system/backups/create" '{}' "$MA")" Completed "system backup after a kill at $point"
+	L=$(readlink "$MA/system/backups/latest")
+	assert_eq "$(run "$MA/system/backups/$L/restore" '{}' "$MA")" Completed "and it restores"
+	assert_eq "$(run "$MA/domains/root/backups/create" '{}' "$MA")" Completed "domain backup after a kill at $point"
+	bk_umount "$MA"
+done
+# Back to the key the tied backup needs: it restores.
+ctl --state "$A" hsm activate "$K1" >/dev/null
+bk_mount "$A" "$MA"
+assert_eq "$(run "$MA/system/backups/$T/restore" '{}' "$MA")" Completed "tied backup restores after the crashes and activate"
+bk_umount "$MA"
+
 bk_done
