@@ -125,19 +125,21 @@ int bk_hsm_domain_create(struct bk_engine *e, const char *name,
 {
 	struct bk_rot *rot = NULL;
 	char *id = NULL, *conn = NULL, key[64];
-	int other, ret;
+	int other = 0, ret;
 
-	ret = bk_rot_open_uri(e->rot, uri, 1, &rot, err);
-	if (ret)
-		return ret;
-	id = bk_rot_identity(rot);
-	conn = bk_rot_uri(rot);
-	if (!id || !conn) {
-		ret = bk_errf(err, -ENOMEM, "out of memory");
-		goto out;
+	if (uri) {
+		ret = bk_rot_open_uri(e->rot, uri, 1, &rot, err);
+		if (ret)
+			return ret;
+		id = bk_rot_identity(rot);
+		conn = bk_rot_uri(rot);
+		if (!id || !conn) {
+			ret = bk_errf(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		other = strcmp(bk_rot_token(rot), bk_rot_token(e->rot)) != 0;
+		snprintf(key, sizeof(key), "hsm_token:%s", bk_rot_token(rot));
 	}
-	other = strcmp(bk_rot_token(rot), bk_rot_token(e->rot)) != 0;
-	snprintf(key, sizeof(key), "hsm_token:%s", bk_rot_token(rot));
 	pthread_mutex_lock(&e->db_lock);
 	ret = bk_store_begin(e->store, err);
 	if (!ret) {
@@ -148,7 +150,7 @@ int bk_hsm_domain_create(struct bk_engine *e, const char *name,
 		if (!ret && other)
 			ret = bk_rot_connection(e->rot, bk_rot_token(rot), conn,
 						err);
-		if (!ret)
+		if (!ret && id)
 			ret = bk_rot_bind(e->rot, name, id, err);
 		if (!ret)
 			ret = bk_key_create_in(e, e->store, name, NULL, 1, NULL,
@@ -158,7 +160,7 @@ int bk_hsm_domain_create(struct bk_engine *e, const char *name,
 		else
 			ret = bk_store_commit(e->store, err);
 	}
-	if (ret)		/* the database is the truth */
+	if (ret && id)		/* the database is the truth */
 		bk_hsm_bind_domains(e, e->store);
 	pthread_mutex_unlock(&e->db_lock);
 out:

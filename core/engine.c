@@ -331,22 +331,7 @@ int bk_config_set(struct bk_engine *e, const char *key, const char *value,
 int bk_engine_domain_create(struct bk_engine *e, const char *name,
 			    struct bk_err *err)
 {
-	int ret;
-
-	pthread_mutex_lock(&e->db_lock);
-	ret = bk_store_begin(e->store, err);
-	if (!ret) {
-		ret = bk_domain_add(e->store, name, NULL, err);
-		if (!ret)
-			ret = bk_key_create_in(e, e->store, name, NULL, 1, NULL,
-					       err);
-		if (ret)
-			bk_store_rollback(e->store);
-		else
-			ret = bk_store_commit(e->store, err);
-	}
-	pthread_mutex_unlock(&e->db_lock);
-	return ret;
+	return bk_hsm_domain_create(e, name, NULL, err);
 }
 
 int bk_engine_domain_exists(struct bk_engine *e, const char *name)

@@ -505,6 +505,27 @@ out:
 	return ret;
 }
 
+/* r (new, label set) becomes a key of rot's token: key_id, or as
+ * create says.  On failure r is freed. */
+static int attach(struct bk_rot *rot, struct bk_rot *r, const char *key_id,
+		  int create, struct bk_err *err)
+{
+	int ret;
+
+	r->p11 = 1;
+	r->tok = rot->tok;
+	pthread_mutex_lock(&rot->tok->lock);
+	ret = bk_p11_select_key(r, key_id, create, err);
+	if (!ret)
+		rot->tok->refs++;
+	pthread_mutex_unlock(&rot->tok->lock);
+	if (ret) {
+		r->p11 = 0;
+		bk_rot_free(r);
+	}
+	return ret;
+}
+
 int bk_rot_p11_sibling(struct bk_rot *rot, const char *key_id,
 		       struct bk_rot **out, struct bk_err *err)
 {
@@ -517,21 +538,11 @@ int bk_rot_p11_sibling(struct bk_rot *rot, const char *key_id,
 	r = bk_rot_alloc();
 	if (!r)
 		return bk_errf(err, -ENOMEM, "out of memory");
-	r->p11 = 1;
-	r->tok = rot->tok;
 	memcpy(r->label, rot->label, sizeof(r->label));
-	pthread_mutex_lock(&rot->tok->lock);
-	ret = bk_p11_select_key(r, key_id, key_id ? 0 : 2, err);
+	ret = attach(rot, r, key_id, key_id ? 0 : 2, err);
 	if (!ret)
-		rot->tok->refs++;
-	pthread_mutex_unlock(&rot->tok->lock);
-	if (ret) {
-		r->p11 = 0;
-		bk_rot_free(r);
-		return ret;
-	}
-	*out = r;
-	return 0;
+		*out = r;
+	return ret;
 }
 
 int bk_rot_p11_same_token(struct bk_rot *rot, const char *uri, int create,
@@ -561,19 +572,9 @@ int bk_rot_p11_same_token(struct bk_rot *rot, const char *uri, int create,
 	a = p11_kit_uri_get_attribute(u, CKA_ID);
 	if (a && a->ulValueLen && a->ulValueLen <= 32)
 		hex(a->pValue, a->ulValueLen, idh, sizeof(idh));
-	r->p11 = 1;
-	r->tok = rot->tok;
-	pthread_mutex_lock(&rot->tok->lock);
-	ret = bk_p11_select_key(r, idh[0] ? idh : NULL, create, err);
+	ret = attach(rot, r, idh[0] ? idh : NULL, create, err);
 	if (!ret)
-		rot->tok->refs++;
-	pthread_mutex_unlock(&rot->tok->lock);
-	if (ret) {
-		r->p11 = 0;
-		bk_rot_free(r);
-		goto out;
-	}
-	*out = r;
+		*out = r;
 out:
 	if (u)
 		p11_kit_uri_free(u);

@@ -53,6 +53,29 @@ static int with_session(struct bk_rot *rot,
 	return ret;
 }
 
+/* The attributes of a secret as a short-lived session object (6 in
+ * tmpl; the caller adds CKA_VALUE for C_CreateObject). */
+#define SECRET_ATTRS 6
+struct secret_attrs {
+	CK_OBJECT_CLASS cls;
+	CK_KEY_TYPE kt;
+	CK_BBOOL yes, no;
+};
+
+static void secret_template(struct secret_attrs *a, CK_ATTRIBUTE *tmpl)
+{
+	a->cls = CKO_SECRET_KEY;
+	a->kt = CKK_GENERIC_SECRET;
+	a->yes = CK_TRUE;
+	a->no = CK_FALSE;
+	tmpl[0] = (CK_ATTRIBUTE){ CKA_CLASS, &a->cls, sizeof(a->cls) };
+	tmpl[1] = (CK_ATTRIBUTE){ CKA_KEY_TYPE, &a->kt, sizeof(a->kt) };
+	tmpl[2] = (CK_ATTRIBUTE){ CKA_TOKEN, &a->no, 1 };
+	tmpl[3] = (CK_ATTRIBUTE){ CKA_PRIVATE, &a->yes, 1 };
+	tmpl[4] = (CK_ATTRIBUTE){ CKA_SENSITIVE, &a->no, 1 };
+	tmpl[5] = (CK_ATTRIBUTE){ CKA_EXTRACTABLE, &a->yes, 1 };
+}
+
 struct wrap_op {
 	const uint8_t *in;
 	size_t inlen;
@@ -65,21 +88,16 @@ static CK_RV wrap_once(struct bk_rot *rot, CK_MECHANISM *mech, void *arg)
 	struct wrap_op *w = arg;
 	CK_FUNCTION_LIST *m = rot->tok->m;
 	CK_SESSION_HANDLE s = rot->tok->sess;
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &yes, 1 },
-		{ CKA_SENSITIVE, &no, 1 }, { CKA_EXTRACTABLE, &yes, 1 },
-		{ CKA_VALUE, (void *)w->in, w->inlen },
-	};
+	CK_ATTRIBUTE tmpl[SECRET_ATTRS + 1];
+	struct secret_attrs sa;
 	CK_OBJECT_HANDLE h;
 	CK_ULONG cap = w->outlen;
 	CK_RV rv;
 
-	rv = m->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+	secret_template(&sa, tmpl);
+	tmpl[SECRET_ATTRS] = (CK_ATTRIBUTE){ CKA_VALUE, (void *)w->in,
+					     w->inlen };
+	rv = m->C_CreateObject(s, tmpl, SECRET_ATTRS + 1, &h);
 	if (rv != CKR_OK)
 		return rv;
 	rv = m->C_WrapKey(s, mech, rot->obj, h, w->out, &cap);
@@ -131,21 +149,15 @@ static CK_RV unwrap_once(struct bk_rot *rot, CK_MECHANISM *mech, void *arg)
 	struct unwrap_op *u = arg;
 	CK_FUNCTION_LIST *m = rot->tok->m;
 	CK_SESSION_HANDLE s = rot->tok->sess;
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_TOKEN, &no, 1 }, { CKA_PRIVATE, &yes, 1 },
-		{ CKA_SENSITIVE, &no, 1 }, { CKA_EXTRACTABLE, &yes, 1 },
-	};
+	CK_ATTRIBUTE tmpl[SECRET_ATTRS];
 	CK_ATTRIBUTE a = { CKA_VALUE, u->val, u->cap };
+	struct secret_attrs sa;
 	CK_OBJECT_HANDLE h;
 	CK_RV rv;
 
+	secret_template(&sa, tmpl);
 	rv = m->C_UnwrapKey(s, mech, rot->obj, (CK_BYTE_PTR)u->in, u->inlen,
-			    tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+			    tmpl, SECRET_ATTRS, &h);
 	if (rv != CKR_OK)
 		return rv;
 	rv = m->C_GetAttributeValue(s, h, &a, 1);
