@@ -198,6 +198,14 @@ int bk_hsm_status(struct bk_engine *e, char **json, struct bk_err *err)
 			       json_object_new_string(bk_rot_key_id(e->rot)));
 	json_object_object_add(o, "alg",
 			       json_object_new_string(bk_rot_alg(e->rot)));
+	if (uri && !*bk_rot_mechanism(e->rot)) {
+		/* Which mechanism the token takes shows after a first use. */
+		uint8_t probe[32] = { 0 }, *w = NULL;
+		size_t wlen;
+
+		if (!bk_rot_wrap(e->rot, probe, sizeof(probe), &w, &wlen, NULL))
+			free(w);
+	}
 	if (uri) {
 		json_object_object_add(o, "token", json_object_new_string(
 			bk_rot_token(e->rot)));

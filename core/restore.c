@@ -365,7 +365,8 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	char final[4096], *header = NULL, msg[512] = "";
 	long long seq = -1;
 	struct stat st;
-	int fd = -1, ret, have_key = 0, tied_away = 0;
+	int fd = -1, ret, have_key = 0;
+	struct bk_err away = { 0 };	/* sealed by HSM keys not here */
 
 	if (!key)
 		return bk_errf(err, -ENOMEM, "out of secure memory");
@@ -414,11 +415,8 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	ret = bk_key_load(e, e->store, domain, bkey, key, NULL);
 	pthread_mutex_unlock(&e->db_lock);
 	have_key = ret == 0;
-	if (have_key && bk_tie_check(e, h, NULL)) {
-		/* Tied to an HSM key not active here: checked at restore. */
-		have_key = 0;
-		tied_away = 1;
-	}
+	if (have_key && bk_tie_check(e, h, &away))
+		have_key = 0;	/* HSM keys not here: checked at restore */
 	if (have_key) {
 		ret = bk_tie_unlock(e, r, key, err);
 		if (!ret)
@@ -460,10 +458,8 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 		goto out;
 	}
 accepted:
-	if (tied_away)
-		snprintf(msg, sizeof(msg),
-			 "uploaded; tied to HSM root-of-trust key %s, not active here: it restores where that key is active",
-			 hstr(h, "hsmKeyId") ? hstr(h, "hsmKeyId") : "?");
+	if (away.code)
+		snprintf(msg, sizeof(msg), "uploaded; %.480s", away.msg);
 	else if (!have_key)
 		snprintf(msg, sizeof(msg),
 			 "uploaded; backup key %s is not on this appliance: it restores once the key is uploaded",

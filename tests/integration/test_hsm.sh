@@ -71,7 +71,11 @@ err=$("$BACKUPFS" -f -o "hsm=pkcs11:token=bk-test;object=rot?module-name=softhsm
 	"$A" "$BK_TMP/m-bad" 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 1 "backupfs -o hsm= with a wrong PIN exits 1"
 assert_contains "$err" "PIN is incorrect" "and says the PIN is wrong"
-assert_eq "$(count "$A")" "$(count "$A")" "state readable after the refusal"
+err=$("$BACKUPFS" -f -o "hsm=pkcs11:token=bk-test;object=rot?module-path=/nonexistent/libnone.so&pin-source=$BK_TMP/pin" \
+	"$A" "$BK_TMP/m-bad" 2>&1) && rc=0 || rc=$?
+assert_eq "$rc" 1 "backupfs -o hsm= with a missing module exits 1"
+assert_contains "$err" "/nonexistent/libnone.so cannot be loaded" "and names the module"
+assert_eq "$(ctl --state "$A" hsm status | jq -r .mechanism)" CKM_AES_KEY_WRAP_PAD "SoftHSM takes RFC 5649 as 0x210A (0x210B refused)"
 
 # ---- tied backup: round trip ----
 bk_mount "$A" "$A/../ma"
