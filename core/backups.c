@@ -691,6 +691,13 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 	pthread_mutex_unlock(&e->db_lock);
 	if (!ret)
 		ret = bk_hsm_domains(e, domain, &doms, err);
+	if (!ret && doms) {	/* the anchored domains' keys seal it */
+		json_object *h = json_object_new_object();
+
+		json_object_object_add(h, "hsmDomains", json_object_get(doms));
+		ret = bk_tie_check(e, h, err);
+		json_object_put(h);
+	}
 	if (ret)
 		goto out;
 	j = calloc(1, sizeof(*j));

@@ -287,6 +287,9 @@ int bk_restore_start(struct bk_engine *e, const char *domain, const char *id,
 	ret = restore_checks(e, domain, bk_archive_header(r), force, err);
 	if (!ret)
 		ret = bk_tie_check(e, bk_archive_header(r), err);
+	if (!ret && domain && bk_rot_why(bk_rot_for(e->rot, domain)))
+		ret = bk_errf(err, -EINVAL, "cannot restore into domain %s: %s",
+			      domain, bk_rot_why(bk_rot_for(e->rot, domain)));
 	if (ret)
 		goto out;
 	j = calloc(1, sizeof(*j));

@@ -110,11 +110,16 @@ static int seal_keys(struct bk_engine *e, json_object *h,
 				       hid(h), name);
 		ret = bk_rot_resolve(e->rot, json_object_get_string(uri),
 				     &k->rot[k->n], &e2);
-		if (ret)
+		if (ret && json_object_object_get_ex(h, "id", NULL))
 			return bk_errf(err, -EINVAL,
 				       "backup %s holds HSM-anchored domain %s, whose key %s is not reachable here: %s",
 				       hid(h), name,
 				       json_object_get_string(uri), e2.msg);
+		if (ret)	/* a backup about to start */
+			return bk_errf(err, -EINVAL,
+				       "HSM-anchored domain %s, whose key %s seals its backups, is not reachable here: %s",
+				       name, json_object_get_string(uri),
+				       e2.msg);
 		snprintf(k->kind[k->n], sizeof(k->kind[0]), "hsm-domain:%s",
 			 name);
 		k->keyid[k->n] = json_object_get_string(uri);

@@ -11,7 +11,13 @@
 
 struct bk_rot *bk_rot_alloc(void)
 {
-	return calloc(1, sizeof(struct bk_rot));
+	struct bk_rot *rot = calloc(1, sizeof(struct bk_rot));
+
+	if (rot && bk_rot_links_new(rot)) {
+		free(rot);
+		rot = NULL;
+	}
+	return rot;
 }
 
 void bk_rot_free(struct bk_rot *rot)
@@ -49,6 +55,11 @@ int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
 	return rot->p11 ? bk_rot_p11_unwrap(rot, wrapped, len, out, outlen,
 					    err) :
 		bk_rot_soft_unwrap(rot, wrapped, len, out, outlen, err);
+}
+
+const char *bk_rot_why(const struct bk_rot *rot)
+{
+	return rot->why;
 }
 
 const char *bk_rot_kind(const struct bk_rot *rot)

@@ -98,7 +98,10 @@ int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
 		  uint8_t **out, size_t *outlen, struct bk_err *err);
 
-/* "software" or "pkcs11". */
+/* Why the key cannot be used (an anchored domain's key not reachable
+ * here), or NULL. */
+const char *bk_rot_why(const struct bk_rot *rot);
+/* "software", "pkcs11", or "unreachable" (bk_rot_why says why). */
 const char *bk_rot_kind(const struct bk_rot *rot);
 /* Identifier of the key (hex, not secret): for a token key its CKA_ID. */
 const char *bk_rot_key_id(const struct bk_rot *rot);

@@ -24,14 +24,17 @@ struct bk_rot_links {
 	size_t nkeys, nbinds, nconns;
 };
 
+int bk_rot_links_new(struct bk_rot *rot)
+{
+	rot->links = calloc(1, sizeof(*rot->links));
+	if (!rot->links)
+		return -ENOMEM;
+	pthread_mutex_init(&rot->links->lock, NULL);
+	return 0;
+}
+
 static struct bk_rot_links *links(struct bk_rot *rot)
 {
-	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
-
-	pthread_mutex_lock(&once);
-	if (!rot->links && (rot->links = calloc(1, sizeof(*rot->links))))
-		pthread_mutex_init(&rot->links->lock, NULL);
-	pthread_mutex_unlock(&once);
 	return rot->links;
 }
 
@@ -211,9 +214,10 @@ struct bk_rot *bk_rot_for(struct bk_rot *rot, const char *domain)
 
 void bk_rot_move_links(struct bk_rot *from, struct bk_rot *to)
 {
-	bk_rot_links_free(to);
+	struct bk_rot_links *l = to->links;
+
 	to->links = from->links;
-	from->links = NULL;
+	from->links = l;
 }
 
 void bk_rot_links_free(struct bk_rot *rot)

@@ -23,6 +23,7 @@ struct bk_rot {
 /* A new zeroed handle (caller frees with bk_rot_free); NULL if out of
  * memory. */
 struct bk_rot *bk_rot_alloc(void);
+int bk_rot_links_new(struct bk_rot *rot);	/* -ENOMEM */
 void bk_rot_links_free(struct bk_rot *rot);
 /* A key of rot's token (sharing its session) that uri names: 0 and *out,
  * or -ENODEV if uri names another token.  create: as bk_rot_p11_open. */

@@ -235,6 +235,10 @@ assert_contains "$err" "domain ext is anchored to an HSM key that is not reachab
 assert_fails_with EINVAL "bk_put '$MA/system/backups/$SA/restore' '{}'"
 assert_contains "$(jq -r .lastError.message "$MA/status")" "domain ext" "system restore refused, naming the domain"
 assert_eq "$(run "$MA/domains/fin/backups/$DF/restore" '{}' "$MA")" Completed "the other anchored domain still restores"
+assert_fails_with EINVAL "bk_put '$MA/system/backups/create' '{}'"
+assert_contains "$(jq -r .lastError.message "$MA/status")" "domain ext, whose key" "a system backup is refused, naming the domain"
+assert_fails_with EINVAL "bk_put '$MA/domains/ext/backups/create' '{}'"
+assert_eq "$(run "$MA/domains/root/backups/create" '{}' "$MA")" Completed "other domains back up"
 bk_umount "$MA"
 mv "$BK_TMP/pin2.away" "$BK_TMP/pin2"
 
