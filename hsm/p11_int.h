@@ -27,7 +27,8 @@ struct bk_p11_token {
 /* -EIO (-EACCES for PIN errors) naming the token, what failed and rv. */
 int bk_p11_err(struct bk_p11_token *t, CK_RV rv, const char *what,
 	       struct bk_err *err);
-/* Does rv mean the session is gone (a new one may work)? */
+/* Does rv mean the session or the key handle is gone (a new session
+ * and a new look for the key may work)? */
 int bk_p11_session_lost(CK_RV rv);
 /* Opens a new session (closing the old one) and logs in.  Lock held. */
 int bk_p11_login(struct bk_p11_token *t, struct bk_err *err);

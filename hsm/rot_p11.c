@@ -54,6 +54,9 @@ static const char *rv_str(CK_RV rv)
 		{ CKR_MECHANISM_INVALID, "mechanism not supported" },
 		{ CKR_KEY_FUNCTION_NOT_PERMITTED, "the key may not do this" },
 		{ CKR_WRAPPED_KEY_INVALID, "wrapped data invalid" },
+		{ CKR_KEY_HANDLE_INVALID, "the key is gone" },
+		{ CKR_WRAPPING_KEY_HANDLE_INVALID, "the key is gone" },
+		{ CKR_UNWRAPPING_KEY_HANDLE_INVALID, "the key is gone" },
 		{ CKR_GENERAL_ERROR, "general error" },
 		{ CKR_FUNCTION_FAILED, "function failed" },
 		{ CKR_CRYPTOKI_NOT_INITIALIZED, "module not initialised" },
@@ -80,9 +83,14 @@ int bk_p11_err(struct bk_p11_token *t, CK_RV rv, const char *what,
 
 int bk_p11_session_lost(CK_RV rv)
 {
+	/* Or the key's handle: a token re-read (SoftHSM) numbers its
+	 * objects anew. */
 	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
 	       rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
-	       rv == CKR_USER_NOT_LOGGED_IN;
+	       rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_KEY_HANDLE_INVALID ||
+	       rv == CKR_OBJECT_HANDLE_INVALID ||
+	       rv == CKR_WRAPPING_KEY_HANDLE_INVALID ||
+	       rv == CKR_UNWRAPPING_KEY_HANDLE_INVALID;
 }
 
 /* ---- URI, module, PIN ---- */
@@ -210,14 +218,37 @@ out:
 	return 0;
 }
 
+/* A token that went away and came back may sit in another slot: finds
+ * it again by its label. */
+static void rescan(struct bk_p11_token *t)
+{
+	CK_SLOT_ID slots[64];
+	CK_ULONG n = 64;
+	CK_TOKEN_INFO ti;
+	char label[33];
+
+	if (t->m->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+		return;
+	for (CK_ULONG i = 0; i < n; i++) {
+		if (t->m->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		trim_copy(label, sizeof(label), ti.label, sizeof(ti.label));
+		if (!strcmp(label, t->token)) {
+			t->slot = slots[i];
+			return;
+		}
+	}
+}
+
 int bk_p11_login(struct bk_p11_token *t, struct bk_err *err)
 {
 	CK_TOKEN_INFO ti;
 	CK_RV rv;
 
-	if (t->have_sess) {
+	if (t->have_sess) {	/* a new session: the old one failed */
 		t->m->C_CloseSession(t->sess);
 		t->have_sess = 0;
+		rescan(t);
 	}
 	rv = t->m->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
 				 NULL, NULL, &t->sess);

@@ -11,6 +11,18 @@
 
 /* ---- wrapping ---- */
 
+/* The session (or the key's handle) was lost, and a new one failed. */
+static void lost(struct bk_p11_token *t, CK_RV rv, int ret,
+		 struct bk_err *err)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), "%.200s", err ? err->msg : "");
+	bk_errf(err, ret,
+		"HSM token %s was lost (CKR 0x%lx) and cannot be used again (%s); nothing was changed: once the token is back, restart the daemon if it still fails",
+		t->token, (unsigned long)rv, why);
+}
+
 /* Runs op once, and once more after a new session if the first one found
  * the session gone.  Takes the lock. */
 static int with_session(struct bk_rot *rot,
@@ -31,8 +43,10 @@ static int with_session(struct bk_rot *rot,
 
 			snprintf(id, sizeof(id), "%s", rot->key_id);
 			if ((ret = bk_p11_login(t, err)) ||
-			    (ret = bk_p11_select_key(rot, id, 0, err)))
+			    (ret = bk_p11_select_key(rot, id, 0, err))) {
+				lost(t, rv, ret, err);
 				break;
+			}
 		}
 		m.mechanism = t->mech ? t->mech : MECH_KWP;
 		rv = op(rot, &m, arg);

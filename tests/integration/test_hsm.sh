@@ -273,6 +273,22 @@ done
 ctl --state "$A" hsm activate "$K1" >/dev/null
 bk_mount "$A" "$MA"
 assert_eq "$(run "$MA/system/backups/$T/restore" '{}' "$MA")" Completed "tied backup restores after the crashes and activate"
+
+# ---- the token lost while mounted: a clear error, nothing lost ----
+before=$(count "$A")
+mv "$BK_TMP/tokens" "$BK_TMP/tokens.away"
+mkdir "$BK_TMP/tokens"
+assert_eq "$(run "$MA/system/backups/create" '{}' "$MA")" Failed "backup with the token gone: Failed"
+assert_contains "$(jq -r .message "$MA/status")" "HSM token bk-test was lost" "the reason names the token"
+assert_eq "$(run "$MA/system/backups/$T/restore" '{}' "$MA")" Failed "restore with the token gone: Failed"
+assert_contains "$(jq -r .message "$MA/status")" "was lost" "with the reason"
+assert_eq "$(count "$A")" "$before" "nothing changed"
+rmdir "$BK_TMP/tokens"
+mv "$BK_TMP/tokens.away" "$BK_TMP/tokens"
+bk_umount "$MA"
+bk_mount "$A" "$MA"
+assert_eq "$(run "$MA/system/backups/create" '{}' "$MA")" Completed "token back, remounted: backups work"
+assert_eq "$(run "$MA/system/backups/$T/restore" '{}' "$MA")" Completed "and the tied backup restores"
 bk_umount "$MA"
 
 bk_done
