@@ -28,11 +28,12 @@ int bk_hsm_bind_domains(struct bk_engine *e, struct bk_store *s)
 			       " FROM settings WHERE key LIKE 'hsm_token:%'",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
-	while (!ret && sqlite3_step(st) == SQLITE_ROW)
-		ret = bk_rot_connection(e->rot,
-					(const char *)sqlite3_column_text(st, 0),
-					(const char *)sqlite3_column_text(st, 1),
-					NULL);
+	while (!ret && sqlite3_step(st) == SQLITE_ROW) {
+		const char *tok = (const char *)sqlite3_column_text(st, 0);
+		const char *conn = (const char *)sqlite3_column_text(st, 1);
+
+		ret = bk_rot_connection(e->rot, tok, conn, NULL);
+	}
 	sqlite3_finalize(st);
 	bk_rot_unbind_all(e->rot);
 	if (sqlite3_prepare_v2(bk_store_db(s), "SELECT name, hsm FROM domains"
@@ -94,6 +95,17 @@ int bk_hsm_domains(struct bk_engine *e, const char *domain, json_object **out,
 	sqlite3_finalize(st);
 out:
 	pthread_mutex_unlock(&e->db_lock);
+	if (!ret && *out) {	/* every key must be reachable */
+		json_object *h = json_object_new_object();
+
+		json_object_object_add(h, "hsmDomains", json_object_get(*out));
+		ret = bk_tie_check(e, h, err);
+		json_object_put(h);
+		if (ret) {
+			json_object_put(*out);
+			*out = NULL;
+		}
+	}
 	return ret;
 }
 

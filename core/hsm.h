@@ -71,7 +71,8 @@ int bk_hsm_bind_header(struct bk_engine *e, json_object *header,
 		       struct bk_err *err);
 /* A backup header's "hsmDomains": the HSM-anchored domains of the scope
  * (domain NULL: all) as {name: identity URI}; *out NULL if none, else a
- * new object (caller puts). */
+ * new object (caller puts).  -EINVAL naming a key that is not reachable
+ * here. */
 int bk_hsm_domains(struct bk_engine *e, const char *domain, json_object **out,
 		   struct bk_err *err);
 /* Daemon start: a rotation that never committed is rolled back. */

@@ -37,6 +37,9 @@ int bk_p11_login(struct bk_p11_token *t, struct bk_err *err);
  * held. */
 int bk_p11_select_key(struct bk_rot *rot, const char *key_id, int create,
 		      struct bk_err *err);
+/* A space-padded PKCS#11 label into dst (n bytes), trimmed. */
+void bk_p11_trim_copy(char *dst, size_t n, const CK_UTF8CHAR *src,
+		      size_t len);
 /* Hex to bytes: 0, or -EINVAL. */
 int bk_p11_unhex(const char *s, uint8_t *b, size_t max, size_t *n);
 

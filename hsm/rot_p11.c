@@ -95,7 +95,8 @@ int bk_p11_session_lost(CK_RV rv)
 
 /* ---- URI, module, PIN ---- */
 
-static void trim_copy(char *dst, size_t n, const CK_UTF8CHAR *src, size_t len)
+void bk_p11_trim_copy(char *dst, size_t n, const CK_UTF8CHAR *src,
+		      size_t len)
 {
 	while (len && src[len - 1] == ' ')
 		len--;
@@ -152,8 +153,8 @@ static int find_slot(struct bk_p11_token *t, CK_FUNCTION_LIST *m,
 			continue;
 		t->m = m;
 		t->slot = slots[i];
-		trim_copy(t->token, sizeof(t->token), ti.label,
-			  sizeof(ti.label));
+		bk_p11_trim_copy(t->token, sizeof(t->token), ti.label,
+				 sizeof(ti.label));
 		return 0;
 	}
 	return -ENOENT;
@@ -232,7 +233,8 @@ static void rescan(struct bk_p11_token *t)
 	for (CK_ULONG i = 0; i < n; i++) {
 		if (t->m->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
 			continue;
-		trim_copy(label, sizeof(label), ti.label, sizeof(ti.label));
+		bk_p11_trim_copy(label, sizeof(label), ti.label,
+				 sizeof(ti.label));
 		if (!strcmp(label, t->token)) {
 			t->slot = slots[i];
 			return;
@@ -516,8 +518,8 @@ int bk_rot_p11_open(const char *uri, const char *key_id, int create,
 	pthread_mutex_lock(&t->lock);
 	ret = bk_p11_login(t, err);
 	if (!ret)
-		ret = bk_p11_select_key(rot, key_id ? key_id : idh[0] ? idh : NULL,
-				 create, err);
+		ret = bk_p11_select_key(rot, key_id ? key_id :
+					idh[0] ? idh : NULL, create, err);
 	pthread_mutex_unlock(&t->lock);
 	if (ret)
 		goto out;
@@ -588,8 +590,8 @@ int bk_rot_p11_same_token(struct bk_rot *rot, const char *uri, int create,
 	if (!rot->p11 || !u || p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u) !=
 	    P11_KIT_URI_OK)
 		goto out;
-	trim_copy(tok, sizeof(tok), p11_kit_uri_get_token_info(u)->label,
-		  sizeof(p11_kit_uri_get_token_info(u)->label));
+	bk_p11_trim_copy(tok, sizeof(tok), p11_kit_uri_get_token_info(u)->label,
+			 sizeof(p11_kit_uri_get_token_info(u)->label));
 	a = p11_kit_uri_get_attribute(u, CKA_LABEL);
 	if (strcmp(tok, rot->tok->token) || !a || !a->ulValueLen ||
 	    a->ulValueLen >= sizeof(rot->label))
@@ -661,86 +663,4 @@ const char *bk_rot_p11_mechanism(const struct bk_rot *rot)
 
 	return m == MECH_KWP ? "CKM_AES_KEY_WRAP_KWP" :
 	       m == MECH_PAD ? "CKM_AES_KEY_WRAP_PAD" : "";
-}
-
-/* rot's key as a URI: the token's URI with the key's label and id, and
- * (identity) without anything but token, object and id. */
-static char *key_uri(const struct bk_rot *rot, int identity)
-{
-	P11KitUri *u = p11_kit_uri_new();
-	uint8_t id[32];
-	char *s = NULL;
-	size_t n;
-
-	if (u && rot->tok->uri && p11_kit_uri_parse(rot->tok->uri,
-			P11_KIT_URI_FOR_ANY, u) == P11_KIT_URI_OK &&
-	    !bk_p11_unhex(rot->key_id, id, sizeof(id), &n)) {
-		CK_ATTRIBUTE a = { CKA_ID, id, n };
-		CK_ATTRIBUTE l = { CKA_LABEL, (void *)rot->label,
-				   strlen(rot->label) };
-
-		if (identity) {
-			p11_kit_uri_set_pin_source(u, NULL);
-			p11_kit_uri_set_module_name(u, NULL);
-			p11_kit_uri_set_module_path(u, NULL);
-		}
-		if (p11_kit_uri_set_attribute(u, &a) != P11_KIT_URI_OK ||
-		    p11_kit_uri_set_attribute(u, &l) != P11_KIT_URI_OK ||
-		    p11_kit_uri_format(u, identity ? P11_KIT_URI_FOR_OBJECT_ON_TOKEN :
-				       P11_KIT_URI_FOR_ANY, &s) !=
-		    P11_KIT_URI_OK)
-			s = NULL;
-	}
-	if (u)
-		p11_kit_uri_free(u);
-	return s;
-}
-
-char *bk_rot_p11_uri(const struct bk_rot *rot)
-{
-	return key_uri(rot, 0);
-}
-
-char *bk_rot_identity(const struct bk_rot *rot)
-{
-	return rot->p11 ? key_uri(rot, 1) : NULL;
-}
-
-int bk_rot_uri_token(const char *uri, char token[33])
-{
-	P11KitUri *u = p11_kit_uri_new();
-	int ret = -EINVAL;
-
-	if (u && p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u) ==
-	    P11_KIT_URI_OK) {
-		trim_copy(token, 33, p11_kit_uri_get_token_info(u)->label,
-			  sizeof(p11_kit_uri_get_token_info(u)->label));
-		ret = token[0] ? 0 : -EINVAL;
-	}
-	if (u)
-		p11_kit_uri_free(u);
-	return ret;
-}
-
-char *bk_rot_uri_merge(const char *identity, const char *conn)
-{
-	P11KitUri *u = p11_kit_uri_new(), *c = p11_kit_uri_new();
-	char *s = NULL;
-
-	if (u && c && p11_kit_uri_parse(identity, P11_KIT_URI_FOR_ANY, u) ==
-	    P11_KIT_URI_OK && p11_kit_uri_parse(conn, P11_KIT_URI_FOR_ANY,
-						c) == P11_KIT_URI_OK) {
-		p11_kit_uri_set_module_name(u, p11_kit_uri_get_module_name(c));
-		p11_kit_uri_set_module_path(u, p11_kit_uri_get_module_path(c));
-		p11_kit_uri_set_pin_source(u, p11_kit_uri_get_pin_source(c));
-		p11_kit_uri_set_pin_value(u, p11_kit_uri_get_pin_value(c));
-		if (p11_kit_uri_format(u, P11_KIT_URI_FOR_ANY, &s) !=
-		    P11_KIT_URI_OK)
-			s = NULL;
-	}
-	if (u)
-		p11_kit_uri_free(u);
-	if (c)
-		p11_kit_uri_free(c);
-	return s;
 }
