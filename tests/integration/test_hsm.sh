@@ -65,6 +65,23 @@ err=$(ctl init "$BK_TMP/x4" --hsm "pkcs11:token=bk-test;object=rot?module-name=s
 assert_contains "$err" "needs a PIN" "missing PIN said"
 assert_eq "$(find "$BK_TMP" -maxdepth 1 -name "x[1-4]" | wc -l)" 0 "failed inits left no files"
 
+# A PIN given as pin-value= is used for that run and never stored: later
+# runs need it again (--hsm, -o hsm=) and say so.
+P=$BK_TMP/p
+assert_ok ctl init "$P" --hsm "pkcs11:token=bk-other;object=pv?module-name=softhsm2&pin-value=4321"
+assert_eq "$(grep -c 4321 "$P/backupfs.db" || true)" 0 "pin-value not in the database"
+err=$(ctl --state "$P" hsm status 2>&1) || true
+assert_contains "$err" "needs a PIN" "without it: needs a PIN"
+assert_eq "$(ctl --state "$P" --hsm "pkcs11:token=bk-other;object=pv?module-name=softhsm2&pin-value=4321" hsm status | jq -r .token)" bk-other "backupctl --hsm gives it"
+mkdir -p "$BK_TMP/m-bad"
+err=$("$BACKUPFS" -f "$P" "$BK_TMP/m-bad" 2>&1) && rc=0 || rc=$?
+assert_eq "$rc" 1 "backupfs without the PIN exits 1"
+assert_contains "$err" "needs a PIN" "and says it needs a PIN"
+printf '4321\n' > "$BK_TMP/pin-p"
+bk_mount -o "hsm=pkcs11:token=bk-other;object=pv?module-name=softhsm2&pin-source=$BK_TMP/pin-p" "$P" "$BK_TMP/mp"
+assert_eq "$(jq -r .hsm.token "$BK_TMP/mp/appliance.json")" bk-other "-o hsm= with pin-source mounts"
+bk_umount "$BK_TMP/mp"
+
 # The daemon with a wrong PIN refuses to mount, with the reason.
 mkdir -p "$BK_TMP/m-bad"
 err=$("$BACKUPFS" -f -o "hsm=pkcs11:token=bk-test;object=rot?module-name=softhsm2&pin-source=$BK_TMP/badpin" \
