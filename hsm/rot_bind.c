@@ -173,8 +173,11 @@ int bk_rot_bind(struct bk_rot *rot, const char *domain, const char *uri,
 		r = dead;
 	}
 	pthread_mutex_lock(&l->lock);
-	if (dead && add(&l->keys, &l->nkeys, "", dead))
-		bk_rot_free(dead);	/* out of memory: not bound */
+	/* Kept with the keys (under a name no URI has) until rot is freed. */
+	if (dead && add(&l->keys, &l->nkeys, "!unreachable", dead)) {
+		bk_rot_free(dead);	/* out of memory: left unbound */
+		r = NULL;
+	}
 	b = find(l->binds, l->nbinds, domain);
 	if (b)
 		b->rot = r;		/* NULL: unbound */
