@@ -22,6 +22,7 @@
 
 struct cli {
 	const char *state;		/* --state or $BACKUPFS_STATE; borrowed */
+	const char *hsm;		/* --hsm or $BACKUPFS_HSM; borrowed */
 	const char *cmd;		/* "resource add", for messages */
 	const char *synopsis;		/* its usage line, for usage errors */
 	struct bk_engine *engine;	/* opened by cli_open, closed by main */
@@ -92,5 +93,6 @@ int cmd_backupkey(struct cli *c, int argc, char **argv);
 int cmd_inspect(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_wait(struct cli *c, int argc, char **argv);
+int cmd_hsm(struct cli *c, int argc, char **argv);
 
 #endif

@@ -1,6 +1,8 @@
 /* cmd_admin.c - backupctl init, config, domain, backupkey. */
 #include "cli.h"
 
+#include "core/hsm.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +12,9 @@ int cmd_init(struct cli *c, int argc, char **argv)
 {
 	struct bk_init_opts o = { 0 };
 	struct bk_err err = { 0 };
+	const char *hsm = c->hsm;
 	const struct cli_opt opts[] = {
+		{ "hsm", required_argument, &hsm, NULL },
 		{ "product-version", required_argument, &o.product_version,
 		  NULL },
 		{ "lts", required_argument, &o.lts, NULL },
@@ -22,18 +26,19 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	int npos, ret;
 
 	c->synopsis = "init DIR [--product-version X.Y.Z] [--lts X.Y,...] "
-		      "[--demo]";
+		      "[--demo] [--hsm URI]";
 	ret = cli_parse(c, argc, argv, opts, pos, 0, 1, &npos);
 	if (ret)
 		return ret;
 	dir = npos ? pos[0] : c->state;
 	if (!dir || !*dir)
 		return cli_usage(c, "missing DIR");
-	ret = bk_state_init(dir, &o, &err);
+	ret = bk_state_init_hsm(dir, &o, hsm, &err);
 	if (ret < 0)
 		return cli_engine_fail(ret, &err, dir);
-	printf("created state directory %s%s\n", dir,
-	       o.demo ? " with demo data" : "");
+	printf("created state directory %s%s%s\n", dir,
+	       o.demo ? " with demo data" : "",
+	       hsm ? ", root of trust on the HSM" : "");
 	return CLI_OK;
 }
 
@@ -90,9 +95,13 @@ int cmd_config(struct cli *c, int argc, char **argv)
 static int print_name(void *arg, const char *name)
 {
 	json_object *o = json_object_new_object();
+	char *hsm = NULL;
 
-	(void)arg;
 	json_object_object_add(o, "name", json_object_new_string(name));
+	/* HSM-anchored domains: the key that wraps their material. */
+	if (arg && !bk_hsm_domain_key(arg, name, &hsm, NULL) && hsm)
+		json_object_object_add(o, "hsm", json_object_new_string(hsm));
+	free(hsm);
 	cli_print_json(o);
 	json_object_put(o);
 	return 0;
@@ -102,30 +111,25 @@ static int domain_create(struct cli *c, int argc, char **argv)
 {
 	struct bk_err err = { 0 };
 	const char *hsm = NULL;
-	int hsm_flag = 0;
 	const struct cli_opt opts[] = {
-		{ "hsm", optional_argument, &hsm, &hsm_flag },
+		{ "hsm", required_argument, &hsm, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	char *pos[2];
 	int npos, ret;
 
-	c->synopsis = "domain create NAME";
-	/* --hsm URI takes a second operand: refuse it with the real reason
-	 * rather than as a usage error. */
+	c->synopsis = "domain create NAME [--hsm URI]";
 	ret = cli_parse(c, argc, argv, opts, pos, 0, 2, &npos);
 	if (ret)
 		return ret;
-	if (hsm_flag)
-		return cli_fail("domain create: HSM-anchored domains are not "
-				"supported yet");
 	if (npos == 0)
 		return cli_usage(c, "missing NAME");
 	if (npos > 1)
 		return cli_usage(c, "unexpected operand '%s'", pos[1]);
 	if ((ret = cli_open(c)))
 		return ret;
-	ret = bk_engine_domain_create(c->engine, pos[0], &err);
+	ret = hsm ? bk_hsm_domain_create(c->engine, pos[0], hsm, &err) :
+		bk_engine_domain_create(c->engine, pos[0], &err);
 	if (ret < 0)
 		return cli_engine_fail(ret, &err, pos[0]);
 	return CLI_OK;
@@ -141,7 +145,7 @@ static int domain_list(struct cli *c, int argc, char **argv)
 	ret = cli_parse(c, argc, argv, NULL, pos, 0, 0, &npos);
 	if (ret || (ret = cli_open(c)))
 		return ret;
-	ret = bk_engine_domain_names(c->engine, print_name, NULL, &err);
+	ret = bk_engine_domain_names(c->engine, print_name, c->engine, &err);
 	if (ret < 0)
 		return cli_engine_fail(ret, &err, NULL);
 	return CLI_OK;

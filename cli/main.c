@@ -22,6 +22,7 @@ static const struct {
 	{ "wait", cmd_wait },
 	{ "access", cmd_access },
 	{ "schedule", cmd_schedule },
+	{ "hsm", cmd_hsm },
 };
 
 void cli_help(FILE *out)
@@ -33,14 +34,18 @@ void cli_help(FILE *out)
 "$BACKUPFS_STATE.  Listings print one JSON object per line (use jq).\n"
 "\n"
 "Commands:\n"
-"  init DIR [--product-version X.Y.Z] [--lts X.Y,...] [--demo]\n"
+"  init DIR [--product-version X.Y.Z] [--lts X.Y,...] [--demo] [--hsm URI]\n"
 "        create a state directory (database, root-of-trust key, the root\n"
-"        domain, default backup keys); --demo adds sample data\n"
+"        domain, default backup keys); --demo adds sample data; --hsm\n"
+"        keeps the root-of-trust key on a PKCS#11 token (RFC 7512 URI:\n"
+"        pkcs11:token=T;object=LABEL;module-name=M;pin-source=FILE)\n"
 "  config show\n"
 "        the appliance: product version, LTS releases, root of trust\n"
 "  config set KEY VALUE\n"
 "        change a setting, e.g. product-version 2.21.0 (an upgrade)\n"
-"  domain create NAME\n"
+"  domain create NAME [--hsm URI]\n"
+"        --hsm: an HSM-anchored domain, its key material wrapped by the\n"
+"        key URI names on that token (set only at creation)\n"
 "  domain list\n"
 "  resource add --domain D --type TYPE --name NAME [--attrs JSON]\n"
 "        prints {\"id\":...}; keys get secret material (never printed)\n"
@@ -73,6 +78,14 @@ void cli_help(FILE *out)
 "        queue a run; the mounted daemon starts it\n"
 "  schedule runs NAME\n"
 "        the schedule's runs, one JSON object a line\n"
+"  hsm status\n"
+"        the root of trust: kind, active key, token, key versions\n"
+"  hsm rotate\n"
+"        create a new root-of-trust key on the token, make it active and\n"
+"        re-wrap every secret under it (the old key stays, inactive);\n"
+"        backups tied to the old key restore again after activate\n"
+"  hsm activate KEY-ID\n"
+"        make a key of the token (same label) the active one again\n"
 "  wait MOUNTPOINT [--timeout SECONDS]\n"
 "        follow the running operation of a mounted backupfs; exit 0 on\n"
 "        Completed, 1 on Failed (the reason on stderr)\n"
@@ -82,6 +95,9 @@ void cli_help(FILE *out)
 "\n"
 "Options:\n"
 "  --state DIR     the state directory\n"
+"  --hsm URI       the HSM's URI for this run, e.g. with the PIN\n"
+"                  (pin-source=FILE); default $BACKUPFS_HSM, else the\n"
+"                  URI stored at init\n"
 "  -h, --help      print this help\n"
 "  -V, --version   print the version\n"
 "\n"
@@ -90,7 +106,8 @@ void cli_help(FILE *out)
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .state = getenv("BACKUPFS_STATE") };
+	struct cli c = { .state = getenv("BACKUPFS_STATE"),
+			 .hsm = getenv("BACKUPFS_HSM") };
 	const char *arg;
 	size_t k;
 	int i, ret;
@@ -110,6 +127,13 @@ int main(int argc, char **argv)
 			c.state = argv[i];
 		} else if (!strncmp(arg, "--state=", 8)) {
 			c.state = arg + 8;
+		} else if (!strcmp(arg, "--hsm")) {
+			if (++i == argc)
+				return cli_usage(NULL, "option '--hsm' "
+						 "needs a value");
+			c.hsm = argv[i];
+		} else if (!strncmp(arg, "--hsm=", 6)) {
+			c.hsm = arg + 6;
 		} else if (!strcmp(arg, "--")) {
 			i++;
 			break;

@@ -2,6 +2,8 @@
  * opening, JSON output. */
 #include "cli.h"
 
+#include "core/hsm.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,7 +75,7 @@ int cli_open(struct cli *c)
 	if (!c->state || !*c->state)
 		return cli_usage(c, "no state directory: use --state DIR or "
 				 "set BACKUPFS_STATE");
-	ret = bk_engine_open(c->state, 0, &c->engine, &err);
+	ret = bk_engine_open_hsm(c->state, 0, c->hsm, &c->engine, &err);
 	if (ret < 0) {
 		c->engine = NULL;
 		return cli_engine_fail(ret, &err, c->state);

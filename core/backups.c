@@ -17,6 +17,7 @@
 #include "backups_int.h"
 #include "crypto.h"
 #include "fault.h"
+#include "hsm.h"
 #include "snapshot.h"
 
 void bk_report_path(struct bk_engine *e, long long seq, char *buf, size_t len)
@@ -267,6 +268,7 @@ int bk_backup_json(struct bk_engine *e, const char *domain, const char *id,
 int bk_backup_status_line(struct bk_engine *e, const char *domain,
 			  const char *id, char **line, struct bk_err *err)
 {
+	struct bk_err tie = { 0 };
 	json_object *o;
 	const char *status, *msg, *key;
 	int ret, n;
@@ -283,6 +285,8 @@ int bk_backup_status_line(struct bk_engine *e, const char *domain,
 		 !bk_key_present(e, domain, key))
 		n = asprintf(line, "Completed: backup key %s is not on this appliance; upload it to %sbackupkeys/upload/ to restore\n",
 			     key, domain ? "domains/<domain>/" : "system/");
+	else if (!strcmp(status, "Completed") && bk_tie_check(e, o, &tie))
+		n = asprintf(line, "Completed: %s\n", tie.msg);
 	else
 		n = asprintf(line, "%s\n", status);
 	json_object_put(o);
@@ -463,6 +467,7 @@ static void *backup_main(void *arg)
 	char partial[4096], final[4096], *header = NULL;
 	struct bk_err err = { 0 };
 	struct sink sink;
+	struct bk_seal seal = { 0 };
 	off_t total = 0;
 	int fd = -1, ret;
 
@@ -484,7 +489,11 @@ static void *backup_main(void *arg)
 			      strerror(errno));
 		goto out;
 	}
+	if ((ret = bk_seal_begin(e, j->header, key, &seal, &err)))
+		goto out;
 	ret = bk_archive_writer_new(fd, j->header, key, &w, &err);
+	if (!ret)
+		ret = bk_seal_add(&seal, w, &err);
 	if (ret)
 		goto out;
 	sink.w = w;
@@ -540,6 +549,7 @@ out:
 	bk_archive_writer_free(w);
 	bk_store_close(s);
 	bk_secure_free(key, 32);
+	bk_seal_free(&seal);
 	json_object_put(counts);
 	json_object_put(j->header);
 	json_object_put(j->filters);
@@ -619,7 +629,7 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 		    uid_t uid, char **id_out, struct bk_err *err)
 {
 	struct backup_job *j = NULL;
-	json_object *o = NULL, *v;
+	json_object *o = NULL, *v, *doms = NULL;
 	const char *desc = "";
 	char *key_id = NULL, *pv = NULL, now[32];
 	long long epoch;
@@ -649,9 +659,12 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 	}
 	if (json_object_object_get_ex(o, "tiedToHSM", &v) &&
 	    json_object_get_boolean(v)) {
-		ret = bk_errf(err, -EINVAL,
-			      "tiedToHSM needs an HSM root of trust; this appliance uses a software root of trust");
-		goto out;
+		if (strcmp(bk_rot_kind(e->rot), "pkcs11")) {
+			ret = bk_errf(err, -EINVAL,
+				      "tiedToHSM needs an HSM root of trust; this appliance uses a software root of trust (an HSM is set up with backupctl init --hsm URI)");
+			goto out;
+		}
+		tied = 1;
 	}
 	if (json_object_object_get_ex(o, "filters", &v) &&
 	    (ret = bk_filters_validate(v, err)))
@@ -676,6 +689,8 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 	pthread_mutex_lock(&e->db_lock);
 	ret = bk_setting_get(e->store, "product_version", &pv, err);
 	pthread_mutex_unlock(&e->db_lock);
+	if (!ret)	/* the anchored domains' keys seal it */
+		ret = bk_hsm_domains(e, domain, &doms, err);
 	if (ret)
 		goto out;
 	j = calloc(1, sizeof(*j));
@@ -719,6 +734,13 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 			       json_object_new_string(key_id));
 	json_object_object_add(j->header, "tiedToHSM",
 			       json_object_new_boolean(tied));
+	if (tied)
+		json_object_object_add(j->header, "hsmKeyId",
+				       json_object_new_string(
+					       bk_rot_key_id(e->rot)));
+	if (doms)
+		json_object_object_add(j->header, "hsmDomains",
+				       json_object_get(doms));
 	bk_audit(e, uid, "backup.start", j->id, "ok", bk_scope_name(domain));
 	if (id_out && !(*id_out = strdup(j->id))) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
@@ -754,5 +776,6 @@ out:
 	free(pv);
 	free(key_id);
 	json_object_put(o);
+	json_object_put(doms);
 	return ret;
 }

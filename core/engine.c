@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "hsm.h"
 #include "release.h"
 
 char *bk_path_join(const char *a, const char *b)
@@ -77,6 +78,12 @@ int bk_read_small(const char *path, size_t max, uint8_t **buf, size_t *len,
 int bk_engine_open(const char *dir, unsigned flags, struct bk_engine **out,
 		   struct bk_err *err)
 {
+	return bk_engine_open_hsm(dir, flags, NULL, out, err);
+}
+
+int bk_engine_open_hsm(const char *dir, unsigned flags, const char *hsm,
+		       struct bk_engine **out, struct bk_err *err)
+{
 	struct bk_engine *e;
 	char real[PATH_MAX];
 	int ret;
@@ -128,7 +135,7 @@ int bk_engine_open(const char *dir, unsigned flags, struct bk_engine **out,
 	ret = bk_store_open(e->db_path, 0, &e->store, err);
 	if (ret)
 		goto fail;
-	ret = bk_rot_soft_open(e->rot_path, &e->rot, err);
+	ret = bk_hsm_open(e, hsm, err);
 	if (ret)
 		goto fail;
 	if (flags & BK_ENGINE_DAEMON) {
@@ -143,6 +150,8 @@ int bk_engine_open(const char *dir, unsigned flags, struct bk_engine **out,
 			goto fail;
 		}
 		ret = bk_backups_recover(e, err);
+		if (!ret)
+			ret = bk_hsm_recover(e, err);
 		if (ret)
 			goto fail;
 	}
@@ -258,6 +267,14 @@ int bk_appliance_json(struct bk_engine *e, char **json, struct bk_err *err)
 			       json_object_new_string(bk_rot_kind(e->rot)));
 	json_object_object_add(hsm, "keyId",
 			       json_object_new_string(bk_rot_key_id(e->rot)));
+	json_object_object_add(hsm, "alg",
+			       json_object_new_string(bk_rot_alg(e->rot)));
+	if (*bk_rot_token(e->rot)) {
+		json_object_object_add(hsm, "token", json_object_new_string(
+			bk_rot_token(e->rot)));
+		json_object_object_add(hsm, "label", json_object_new_string(
+			bk_rot_label(e->rot)));
+	}
 	json_object_object_add(o, "hsm", json_object_get(hsm));
 	*json = strdup(json_object_to_json_string_ext(o,
 			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
@@ -314,22 +331,7 @@ int bk_config_set(struct bk_engine *e, const char *key, const char *value,
 int bk_engine_domain_create(struct bk_engine *e, const char *name,
 			    struct bk_err *err)
 {
-	int ret;
-
-	pthread_mutex_lock(&e->db_lock);
-	ret = bk_store_begin(e->store, err);
-	if (!ret) {
-		ret = bk_domain_add(e->store, name, NULL, err);
-		if (!ret)
-			ret = bk_key_create_in(e, e->store, name, NULL, 1, NULL,
-					       err);
-		if (ret)
-			bk_store_rollback(e->store);
-		else
-			ret = bk_store_commit(e->store, err);
-	}
-	pthread_mutex_unlock(&e->db_lock);
-	return ret;
+	return bk_hsm_domain_create(e, name, NULL, err);
 }
 
 int bk_engine_domain_exists(struct bk_engine *e, const char *name)

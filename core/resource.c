@@ -219,7 +219,9 @@ static int add_obj(struct bk_store *s, struct bk_rot *rot, const char *domain,
 		ret = bk_keygen(attrs, what, &mat, &mlen, err);
 		if (ret)
 			goto out;
-		ret = bk_rot_wrap(rot, mat, mlen, &wrapped, &wlen, err);
+		/* An HSM-anchored domain's key wraps its material. */
+		ret = bk_rot_wrap(bk_rot_for(rot, domain), mat, mlen, &wrapped,
+				  &wlen, err);
 		if (ret)
 			goto out;
 		bk_sha256_hex(mat, mlen, fp);

@@ -16,6 +16,7 @@
 #include "archive.h"
 #include "crypto.h"
 #include "fault.h"
+#include "hsm.h"
 #include "keyfile.h"
 #include "release.h"
 #include "snapshot.h"
@@ -169,7 +170,7 @@ static void *restore_main(void *arg)
 	if (ret)
 		goto out;
 	/* Authenticate everything before changing anything. */
-	ret = bk_archive_unlock(r, key, &err);
+	ret = bk_tie_unlock(e, r, key, &err);
 	if (!ret)
 		ret = bk_archive_verify(r, verify_progress, e, &err);
 	if (ret)
@@ -196,9 +197,14 @@ static void *restore_main(void *arg)
 		ret = bk_snapshot_restore_domain(s, e->rot, j->domain,
 						 archive_source, &src, report,
 						 NULL, NULL, &err);
-	else
+	/* A system backup's anchored domains are bound to their keys (found
+	 * reachable above) for their material to be wrapped by them; after
+	 * the restore, the domains of the database are bound. */
+	else if (!(ret = bk_hsm_bind_header(e, bk_archive_header(r), &err)))
 		ret = bk_snapshot_restore_system(s, e->rot, archive_source, &src,
 						 report, NULL, NULL, &err);
+	if (!j->domain)
+		bk_hsm_bind_domains(e, s);
 	write_report(e, j, report, ret, err.msg);
 out:
 	if (s) {
@@ -279,6 +285,11 @@ int bk_restore_start(struct bk_engine *e, const char *domain, const char *id,
 	if (ret)
 		return ret;
 	ret = restore_checks(e, domain, bk_archive_header(r), force, err);
+	if (!ret)
+		ret = bk_tie_check(e, bk_archive_header(r), err);
+	if (!ret && domain && bk_rot_why(bk_rot_for(e->rot, domain)))
+		ret = bk_errf(err, -EINVAL, "cannot restore into domain %s: %s",
+			      domain, bk_rot_why(bk_rot_for(e->rot, domain)));
 	if (ret)
 		goto out;
 	j = calloc(1, sizeof(*j));
@@ -358,6 +369,7 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	long long seq = -1;
 	struct stat st;
 	int fd = -1, ret, have_key = 0;
+	struct bk_err away = { 0 };	/* sealed by HSM keys not here */
 
 	if (!key)
 		return bk_errf(err, -ENOMEM, "out of secure memory");
@@ -406,8 +418,10 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 	ret = bk_key_load(e, e->store, domain, bkey, key, NULL);
 	pthread_mutex_unlock(&e->db_lock);
 	have_key = ret == 0;
+	if (have_key && bk_tie_check(e, h, &away))
+		have_key = 0;	/* HSM keys not here: checked at restore */
 	if (have_key) {
-		ret = bk_archive_unlock(r, key, err);
+		ret = bk_tie_unlock(e, r, key, err);
 		if (!ret)
 			ret = bk_archive_verify(r, NULL, NULL, err);
 		if (ret) {
@@ -447,7 +461,9 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 		goto out;
 	}
 accepted:
-	if (!have_key)
+	if (away.code)
+		snprintf(msg, sizeof(msg), "uploaded; %.480s", away.msg);
+	else if (!have_key)
 		snprintf(msg, sizeof(msg),
 			 "uploaded; backup key %s is not on this appliance: it restores once the key is uploaded",
 			 bkey);
@@ -646,7 +662,7 @@ int bk_verify_file(struct bk_engine *e, const char *path, char **json,
 	pthread_mutex_unlock(&e->db_lock);
 	if (ret)
 		goto out;
-	ret = bk_archive_unlock(r, key, err);
+	ret = bk_tie_unlock(e, r, key, err);
 	if (!ret)
 		ret = bk_archive_verify(r, NULL, NULL, err);
 	if (!ret)

@@ -342,7 +342,8 @@ static int insert(struct rd *r, json_object *row, const char *id,
 	if (!res.attrs)
 		return bk_errf(err, -ENOMEM, "out of memory");
 	if (mat) {
-		ret = bk_rot_wrap(r->rot, mat, mlen, &wrapped, &wlen, err);
+		ret = bk_rot_wrap(bk_rot_for(r->rot, r->target), mat, mlen,
+				  &wrapped, &wlen, err);
 		if (ret)
 			return ret;
 		res.wrapped = wrapped;

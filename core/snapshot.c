@@ -433,8 +433,8 @@ int bk_snapshot_insert_row(struct bk_store *s, struct bk_rot *rot,
 		r.fingerprint = bk_snap_str(row, "fingerprint");
 		r.created_at = bk_snap_str(row, "createdAt");
 		if (material) {
-			ret = bk_rot_wrap(rot, material, material_len, &wrapped,
-					  &wlen, err);
+			ret = bk_rot_wrap(bk_rot_for(rot, r.domain), material,
+					  material_len, &wrapped, &wlen, err);
 			if (ret)
 				return ret;
 			r.wrapped = wrapped;

@@ -195,7 +195,9 @@ static int unwrap_row(struct bk_rot *rot, const char *cols,
 	char hex[65];
 	int ret;
 
-	ret = bk_rot_unwrap(rot, (const uint8_t *)COL(cols, r, C_MATERIAL),
+	/* An HSM-anchored domain's material is wrapped by its key. */
+	ret = bk_rot_unwrap(bk_rot_for(rot, COL(cols, r, C_DOMAIN)),
+			    (const uint8_t *)COL(cols, r, C_MATERIAL),
 			    (size_t)r->len[C_MATERIAL], mat, len, &e);
 	if (ret)
 		return bk_errf(err, ret,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hsm.h"
 #include "release.h"
 
 static int add_demo(struct bk_store *s, struct bk_rot *rot, struct bk_err *err)
@@ -50,15 +51,75 @@ static int add_demo(struct bk_store *s, struct bk_rot *rot, struct bk_err *err)
 	return 0;
 }
 
+/* The directory (new or empty), the root of trust (hsm: a key on that
+ * token, else a new software key file) and the database. */
+static int init_files(const char *dir, const char *hsm, struct bk_err *err)
+{
+	struct bk_rot *rot = NULL;
+	char *p;
+	DIR *d;
+	int ret;
+
+	d = opendir(dir);
+	if (!d && errno != ENOENT)
+		return bk_errf(err, -errno, "cannot open %s: %s", dir,
+			       strerror(errno));
+	for (struct dirent *de; d && (de = readdir(d));) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			closedir(d);
+			return bk_errf(err, -EEXIST,
+				       "%s is not empty: a state directory is created in a new or empty directory",
+				       dir);
+		}
+	}
+	if (d)
+		closedir(d);
+	/* The token first: a bad URI or PIN leaves nothing behind. */
+	if (hsm && (ret = bk_rot_p11_open(hsm, NULL, 1, &rot, err)))
+		return ret;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		ret = bk_errf(err, -errno, "cannot create %s: %s", dir,
+			      strerror(errno));
+		goto out;
+	}
+	p = bk_path_join(dir, "rot.key");
+	ret = rot ? 0 : bk_rot_soft_create(p, err);
+	free(p);
+	if (ret)
+		goto out;
+	p = bk_path_join(dir, "backupfs.db");
+	{
+		struct bk_store *s = NULL;
+
+		ret = bk_store_open(p, 1, &s, err);
+		if (!ret && rot)
+			ret = bk_hsm_configure(s, rot, err);
+		if (s)
+			bk_store_close(s);
+		/* Wrapped secrets only, but still nobody else's business. */
+		if (!ret && chmod(p, 0600) < 0)
+			ret = bk_errf(err, -errno, "chmod %s: %s", p,
+				      strerror(errno));
+		free(p);
+	}
+out:
+	bk_rot_free(rot);
+	return ret;
+}
+
 int bk_state_init(const char *dir, const struct bk_init_opts *o,
 		  struct bk_err *err)
+{
+	return bk_state_init_hsm(dir, o, NULL, err);
+}
+
+int bk_state_init_hsm(const char *dir, const struct bk_init_opts *o,
+		      const char *hsm, struct bk_err *err)
 {
 	const char *pv = o && o->product_version ? o->product_version : "2.20.0";
 	const char *lts = o && o->lts ? o->lts : "";
 	struct bk_engine *e = NULL;
 	struct bk_version v;
-	char *p = NULL;
-	DIR *d;
 	int ret;
 
 	if (bk_version_parse(pv, &v))
@@ -78,44 +139,10 @@ int bk_state_init(const char *dir, const struct bk_init_opts *o,
 		}
 		free(copy);
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return bk_errf(err, -errno, "cannot create %s: %s", dir,
-			       strerror(errno));
-	d = opendir(dir);
-	if (!d)
-		return bk_errf(err, -errno, "cannot open %s: %s", dir,
-			       strerror(errno));
-	for (struct dirent *de; (de = readdir(d));) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			closedir(d);
-			return bk_errf(err, -EEXIST,
-				       "%s is not empty: a state directory is created in a new or empty directory",
-				       dir);
-		}
-	}
-	closedir(d);
-
-	p = bk_path_join(dir, "rot.key");
-	ret = bk_rot_soft_create(p, err);
-	free(p);
+	ret = init_files(dir, hsm, err);
 	if (ret)
 		return ret;
-	p = bk_path_join(dir, "backupfs.db");
-	{
-		struct bk_store *s;
-
-		ret = bk_store_open(p, 1, &s, err);
-		if (!ret)
-			bk_store_close(s);
-		/* Wrapped secrets only, but still nobody else's business. */
-		if (!ret && chmod(p, 0600) < 0)
-			ret = bk_errf(err, -errno, "chmod %s: %s", p,
-				      strerror(errno));
-		free(p);
-		if (ret)
-			return ret;
-	}
-	ret = bk_engine_open(dir, 0, &e, err);
+	ret = bk_engine_open_hsm(dir, 0, hsm, &e, err);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&e->db_lock);

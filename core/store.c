@@ -110,8 +110,20 @@ static const char *const migrations[] = {
 	"  domain TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY(principal_kind, principal_id, role, domain));",
 
-	/* 3: the root of trust's keys on an HSM (issue 4).  Reserved. */
-	"SELECT 1;",
+	/* 3: the versions of the root-of-trust key on an HSM (issue 4,
+	 * core/hsm.c): one 'active'; 'inactive' ones stay on the token;
+	 * 'pending' marks a rotation that had not committed (at most one).
+	 * Appliance-local: never in a backup. */
+	"CREATE TABLE rot_keys("
+	"  id TEXT PRIMARY KEY,"
+	"  label TEXT NOT NULL,"
+	"  token TEXT NOT NULL,"
+	"  state TEXT NOT NULL"
+	"    CHECK(state IN ('active', 'inactive', 'pending')),"
+	"  alg TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE UNIQUE INDEX rot_keys_one_active ON rot_keys(state)"
+	"  WHERE state = 'active';",
 
 	/* 4: schedules' runs and runner state (the schedules themselves are
 	 * resources of type "schedules" in the root domain, core/schedule.c),

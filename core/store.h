@@ -6,7 +6,11 @@
  *     settings(key TEXT PRIMARY KEY, value TEXT NOT NULL)
  *        keys used: "product_version", "lts" (comma list "2.11,2.17"),
  *        "instance_name", "dns_hosts", "ntp", "proxy", "license",
- *        "cluster", "interface_certificates", "hsm_config"
+ *        "cluster", "interface_certificates", "hsm_config" (the HSM's URI,
+ *        no PIN), "hsm_token:<label>" (how to reach an anchored domain's
+ *        token)
+ *     rot_keys(id TEXT PRIMARY KEY, label, token, state 'active' |
+ *              'inactive' | 'pending', alg, created_at)  -- HSM key versions
  *
  *   backed-up appliance data:
  *     domains(name TEXT PRIMARY KEY, hsm TEXT, created_at TEXT NOT NULL)

@@ -11,6 +11,7 @@
  * parent exits 1, with nothing mounted.
  */
 #include "bkfs.h"
+#include "../core/hsm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,7 +121,8 @@ static void usage(FILE *f)
 "backupfs options:\n"
 "    -o passphrase_file=PATH  passphrase for key export/import when none\n"
 "                             was written to MOUNT/passphrase\n"
-"    -o hsm=URI               root of trust on a PKCS#11 token (not yet)\n"
+"    -o hsm=URI               the PKCS#11 URI of the state directory's HSM\n"
+"                             for this mount (e.g. with pin-source=FILE)\n"
 "    -h, --help               this help\n"
 "    -V, --version            versions\n"
 "\n"
@@ -209,11 +211,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		goto out;
 	}
-	if (o.hsm) {		/* issue 4 */
-		bkfs_log(LOG_ERR, "hsm: not supported yet (hsm=%s); mount "
-			 "without -o hsm", o.hsm);
-		goto out;
-	}
 	state = realpath(o.state, NULL);
 	if (!state) {
 		fprintf(stderr, "backupfs: state directory %s: %s\n", o.state,
@@ -263,7 +260,8 @@ int main(int argc, char **argv)
 	bkfs.uid = getuid();
 	bkfs.gid = getgid();
 
-	r = bk_engine_open(state, BK_ENGINE_DAEMON, &bkfs.engine, &err);
+	r = bk_engine_open_hsm(state, BK_ENGINE_DAEMON, o.hsm, &bkfs.engine,
+			       &err);
 	if (r) {
 		fprintf(stderr, "backupfs: cannot open state directory %s: %s\n",
 			state, err.msg[0] ? err.msg : strerror(-r));

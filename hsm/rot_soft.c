@@ -1,5 +1,5 @@
 /* rot_soft.c - software root of trust: an AES-256 key file, mode 0600. */
-#include "rot.h"
+#include "rot_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,11 +11,6 @@
 #include <openssl/crypto.h>
 
 #include "../core/crypto.h"
-
-struct bk_rot {
-	uint8_t *key;		/* secure heap, BK_KEY_LEN */
-	char key_id[17];
-};
 
 int bk_rot_soft_create(const char *path, struct bk_err *err)
 {
@@ -70,7 +65,7 @@ int bk_rot_soft_open(const char *path, struct bk_rot **out,
 			      path, st.st_mode & 0777);
 		goto out;
 	}
-	rot = calloc(1, sizeof(*rot));
+	rot = bk_rot_alloc();
 	if (!rot || !(rot->key = bk_secure_alloc(BK_KEY_LEN))) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto out;
@@ -93,23 +88,12 @@ out:
 	return ret;
 }
 
-void bk_rot_free(struct bk_rot *rot)
-{
-	if (!rot)
-		return;
-	if (rot->key)
-		bk_secure_free(rot->key, BK_KEY_LEN);
-	free(rot);
-}
-
-int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
-		uint8_t **out, size_t *outlen, struct bk_err *err)
+int bk_rot_soft_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
+		     uint8_t **out, size_t *outlen, struct bk_err *err)
 {
 	uint8_t *buf;
 	int ret;
 
-	if (len == 0 || len > 4096)
-		return bk_errf(err, -EINVAL, "secret of %zu bytes cannot be wrapped", len);
 	buf = malloc(len + 16);
 	if (!buf)
 		return bk_errf(err, -ENOMEM, "out of memory");
@@ -122,14 +106,13 @@ int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 	return 0;
 }
 
-int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
-		  uint8_t **out, size_t *outlen, struct bk_err *err)
+int bk_rot_soft_unwrap(struct bk_rot *rot, const uint8_t *wrapped,
+		       size_t len, uint8_t **out, size_t *outlen,
+		       struct bk_err *err)
 {
 	uint8_t *buf;
 	int ret;
 
-	if (len < 16 || len > 4096 + 16)
-		return bk_errf(err, -EBADMSG, "wrapped secret has a bad length");
 	buf = bk_secure_alloc(len);
 	if (!buf)
 		return bk_errf(err, -ENOMEM, "out of secure memory");
@@ -142,15 +125,4 @@ int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
 	 * Callers free with *outlen; the secure heap wipes by block. */
 	*out = buf;
 	return 0;
-}
-
-const char *bk_rot_kind(const struct bk_rot *rot)
-{
-	(void)rot;
-	return "software";
-}
-
-const char *bk_rot_key_id(const struct bk_rot *rot)
-{
-	return rot->key_id;
 }

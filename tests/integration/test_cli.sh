@@ -52,7 +52,7 @@ assert_status 1 ctl domain create d1
 assert_status 1 ctl domain create ../evil
 err=$(ctl domain create d2 --hsm pkcs11:token=x 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 1 "domain create --hsm refused"
-assert_contains "$err" "not supported yet" "domain create --hsm says why"
+assert_contains "$err" "must name the token and the key" "domain create --hsm with a bad URI says why"
 assert_eq "$(ctl domain list | jq -r 'select(.name=="d2") | .name')" "" "refused --hsm created nothing"
 
 # ---- resources ----

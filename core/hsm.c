@@ -1,0 +1,433 @@
+/* hsm.c - the engine's root of trust: opening it, its status, rotation
+ * and activation (with the one list of wrapped columns), crash recovery.
+ * Tied archives and HSM-anchored domains are in tie.c. */
+#include "hsm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "engine_int.h"
+#include "fault.h"
+
+/* Every secret at rest that the root of trust wraps: rotation re-wraps
+ * each column listed here, and nothing else.  A new table holding
+ * secrets wrapped by bk_rot_wrap (e.g. issue 5's SCP credentials) adds
+ * one line.  where: rows to skip (material of HSM-anchored domains is
+ * wrapped by its domain's token key, not by the root of trust). */
+static const struct bk_wrapped_col {
+	const char *table, *key, *blob, *where;
+} wrapped_cols[] = {
+	{ "backup_keys", "rowid", "wrapped", "1" },
+	{ "resources", "rowid", "material",
+	  "domain NOT IN (SELECT name FROM domains WHERE hsm IS NOT NULL)" },
+};
+
+static int active_id(struct bk_store *s, char **id, struct bk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*id = NULL;
+	if (sqlite3_prepare_v2(bk_store_db(s), "SELECT id FROM rot_keys"
+			       " WHERE state = 'active'", -1, &st,
+			       NULL) != SQLITE_OK)
+		return bk_db_err(s, err);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return bk_db_err(s, err);
+	return 0;
+}
+
+static int bk_hsm_rot_open(struct bk_engine *e, const char *hsm,
+			   struct bk_err *err)
+{
+	char *conf = NULL, *id = NULL;
+	int ret;
+
+	ret = bk_setting_get(e->store, "hsm_config", &conf, err);
+	if (ret)
+		return ret;
+	if (!conf) {
+		if (hsm)
+			return bk_errf(err, -EINVAL,
+				       "%s uses a software root of trust: an HSM URI applies only to a state directory created with backupctl init --hsm",
+				       e->dir);
+		return bk_rot_soft_open(e->rot_path, &e->rot, err);
+	}
+	ret = active_id(e->store, &id, err);
+	if (!ret && !id)
+		ret = bk_errf(err, -EIO,
+			      "the HSM configuration names no active root-of-trust key");
+	if (!ret)
+		ret = bk_rot_p11_open(hsm ? hsm : conf, id, 0, &e->rot, err);
+	free(conf);
+	free(id);
+	return ret;
+}
+
+int bk_hsm_open(struct bk_engine *e, const char *hsm, struct bk_err *err)
+{
+	int ret = bk_hsm_rot_open(e, hsm, err);
+
+	if (!ret && bk_hsm_bind_domains(e, e->store))
+		ret = bk_errf(err, -EIO, "cannot read the HSM-anchored domains");
+	return ret;
+}
+
+static int exec1(struct bk_store *s, const char *sql, const char *a,
+		 const char *b, struct bk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(bk_store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+		return bk_db_err(s, err);
+	if (a)
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : bk_db_err(s, err);
+}
+
+/* Records rot as a key version in state (in the caller's transaction,
+ * or on its own). */
+static int record_key(struct bk_store *s, struct bk_rot *rot,
+		      const char *state, struct bk_err *err)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	bk_now(now);
+	if (sqlite3_prepare_v2(bk_store_db(s), "INSERT INTO rot_keys(id,"
+			       " label, token, state, alg, created_at)"
+			       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+			       " ON CONFLICT(id) DO UPDATE SET"
+			       " state = excluded.state", -1, &st,
+			       NULL) != SQLITE_OK)
+		return bk_db_err(s, err);
+	sqlite3_bind_text(st, 1, bk_rot_key_id(rot), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, bk_rot_label(rot), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, bk_rot_token(rot), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, bk_rot_alg(rot), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : bk_db_err(s, err);
+}
+
+int bk_hsm_configure(struct bk_store *s, struct bk_rot *rot,
+		     struct bk_err *err)
+{
+	char *uri = bk_rot_uri(rot);
+	int ret;
+
+	if (!uri)
+		return bk_errf(err, -ENOMEM, "out of memory");
+	ret = bk_store_begin(s, err);
+	if (!ret) {
+		ret = bk_setting_set(s, "hsm_config", uri, err);
+		if (!ret)
+			ret = record_key(s, rot, "active", err);
+		if (ret)
+			bk_store_rollback(s);
+		else
+			ret = bk_store_commit(s, err);
+	}
+	free(uri);
+	return ret;
+}
+
+/* ---- status ---- */
+
+struct status_arg {
+	json_object *keys;
+};
+
+static int token_key_cb(void *arg, const char *id)
+{
+	struct status_arg *a = arg;
+	size_t n = json_object_array_length(a->keys);
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *k = json_object_array_get_idx(a->keys, i);
+
+		if (!strcmp(json_object_get_string(
+			json_object_object_get(k, "id")), id)) {
+			json_object_object_add(k, "onToken",
+					       json_object_new_boolean(1));
+			return 0;
+		}
+	}
+	{
+		json_object *k = json_object_new_object();
+
+		json_object_object_add(k, "id", json_object_new_string(id));
+		json_object_object_add(k, "state",
+				       json_object_new_string("unknown"));
+		json_object_object_add(k, "onToken",
+				       json_object_new_boolean(1));
+		json_object_array_add(a->keys, k);
+	}
+	return 0;
+}
+
+int bk_hsm_status(struct bk_engine *e, char **json, struct bk_err *err)
+{
+	json_object *o = json_object_new_object();
+	struct status_arg a = { json_object_new_array() };
+	sqlite3_stmt *st = NULL;
+	char *uri = bk_rot_uri(e->rot);
+	int ret = 0;
+
+	json_object_object_add(o, "kind",
+			       json_object_new_string(bk_rot_kind(e->rot)));
+	json_object_object_add(o, "keyId",
+			       json_object_new_string(bk_rot_key_id(e->rot)));
+	json_object_object_add(o, "alg",
+			       json_object_new_string(bk_rot_alg(e->rot)));
+	if (uri && !*bk_rot_mechanism(e->rot)) {
+		/* Which mechanism the token takes shows after a first use. */
+		uint8_t probe[32] = { 0 }, *w = NULL;
+		size_t wlen;
+
+		if (!bk_rot_wrap(e->rot, probe, sizeof(probe), &w, &wlen, NULL))
+			free(w);
+	}
+	if (uri) {
+		json_object_object_add(o, "token", json_object_new_string(
+			bk_rot_token(e->rot)));
+		json_object_object_add(o, "label", json_object_new_string(
+			bk_rot_label(e->rot)));
+		json_object_object_add(o, "mechanism", json_object_new_string(
+			bk_rot_mechanism(e->rot)));
+		json_object_object_add(o, "uri", json_object_new_string(uri));
+	}
+	pthread_mutex_lock(&e->db_lock);
+	if (sqlite3_prepare_v2(bk_store_db(e->store), "SELECT id, state,"
+			       " created_at FROM rot_keys ORDER BY created_at,"
+			       " rowid", -1, &st, NULL) != SQLITE_OK)
+		ret = bk_db_err(e->store, err);
+	while (!ret && sqlite3_step(st) == SQLITE_ROW) {
+		json_object *k = json_object_new_object();
+
+		for (int c = 0; c < 3; c++)
+			json_object_object_add(k, (const char *[]){ "id",
+				"state", "createdAt" }[c],
+				json_object_new_string((const char *)
+					sqlite3_column_text(st, c)));
+		json_object_object_add(k, "onToken",
+				       json_object_new_boolean(0));
+		json_object_array_add(a.keys, k);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&e->db_lock);
+	if (!ret && uri)
+		ret = bk_rot_p11_keys(e->rot, token_key_cb, &a, err);
+	json_object_object_add(o, "keys", json_object_get(a.keys));
+	if (!ret && !(*json = strdup(json_object_to_json_string_ext(o,
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			JSON_C_TO_STRING_NOSLASHESCAPE))))
+		ret = bk_errf(err, -ENOMEM, "out of memory");
+	json_object_put(a.keys);
+	json_object_put(o);
+	free(uri);
+	return ret;
+}
+
+/* ---- rotation ---- */
+
+int bk_hsm_recover(struct bk_engine *e, struct bk_err *err)
+{
+	int ret, n;
+
+	ret = exec1(e->store, "UPDATE rot_keys SET state = 'inactive'"
+		    " WHERE state = 'pending'", NULL, NULL, err);
+	n = ret ? 0 : sqlite3_changes(bk_store_db(e->store));
+	if (n)
+		bk_audit_s(e, e->store, 0, "hsm.rotate", bk_rot_key_id(e->rot),
+			   "rolled back",
+			   "a rotation of the root of trust was interrupted before it committed: the active key is unchanged");
+	return ret;
+}
+
+/* Re-wraps one batch of a column's rows (rowid > *last) from old to new;
+ * *n: rows done.  In the caller's transaction. */
+static int rewrap_batch(struct bk_store *s, const struct bk_wrapped_col *c,
+			struct bk_rot *old, struct bk_rot *new,
+			long long *last, int *n, struct bk_err *err)
+{
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	char sql[512];
+	int ret = 0, rc;
+
+	*n = 0;
+	snprintf(sql, sizeof(sql), "SELECT %s, %s FROM %s WHERE %s > ?1 AND"
+		 " %s IS NOT NULL AND (%s) ORDER BY %s LIMIT 256", c->key,
+		 c->blob, c->table, c->key, c->blob, c->where, c->key);
+	if (sqlite3_prepare_v2(bk_store_db(s), sql, -1, &sel, NULL) !=
+	    SQLITE_OK)
+		return bk_db_err(s, err);
+	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ?2 WHERE %s = ?1",
+		 c->table, c->blob, c->key);
+	if (sqlite3_prepare_v2(bk_store_db(s), sql, -1, &upd, NULL) !=
+	    SQLITE_OK) {
+		ret = bk_db_err(s, err);
+		goto out;
+	}
+	sqlite3_bind_int64(sel, 1, *last);
+	while (!ret && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		uint8_t *clear = NULL, *w = NULL;
+		size_t clen, wlen;
+
+		*last = sqlite3_column_int64(sel, 0);
+		ret = bk_rot_unwrap(old, sqlite3_column_blob(sel, 1),
+				    sqlite3_column_bytes(sel, 1), &clear,
+				    &clen, err);
+		if (!ret) {
+			ret = bk_rot_wrap(new, clear, clen, &w, &wlen, err);
+			bk_secure_free(clear, clen);
+		}
+		if (ret) {
+			bk_errf(err, ret, "%s row %lld: %s", c->table, *last,
+				err ? err->msg : "");
+			break;
+		}
+		sqlite3_reset(upd);
+		sqlite3_bind_int64(upd, 1, *last);
+		sqlite3_bind_blob(upd, 2, w, wlen, SQLITE_TRANSIENT);
+		free(w);
+		if (sqlite3_step(upd) != SQLITE_DONE)
+			ret = bk_db_err(s, err);
+		(*n)++;
+		if (!ret && (ret = bk_fault("hsm.rotate.rewrap")))
+			bk_errf(err, ret, "re-wrapping failed: %s",
+				strerror(-ret));
+	}
+out:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	return ret;
+}
+
+static int rewrap_all(struct bk_store *s, struct bk_rot *old,
+		      struct bk_rot *new, long *count, struct bk_err *err)
+{
+	int ret = 0, n;
+
+	for (size_t i = 0; !ret && i < sizeof(wrapped_cols) /
+	     sizeof(wrapped_cols[0]); i++) {
+		long long last = -1;
+
+		do {
+			ret = rewrap_batch(s, &wrapped_cols[i], old, new,
+					   &last, &n, err);
+			*count += n;
+		} while (!ret && n);
+	}
+	return ret;
+}
+
+static int lock_daemon(struct bk_engine *e, int *fd, struct bk_err *err)
+{
+	char *p;
+
+	*fd = -1;
+	if (e->lock_fd >= 0)
+		return 0;	/* the daemon itself */
+	p = bk_path_join(e->dir, "daemon.lock");
+	*fd = p ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+	free(p);
+	if (*fd < 0 || flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return bk_errf(err, -EBUSY,
+			       "a backupfs daemon is serving %s: unmount it first (it holds the root of trust in use)",
+			       e->dir);
+	}
+	return 0;
+}
+
+int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
+		    struct bk_err *err)
+{
+	struct bk_rot *new = NULL;
+	long count = 0;
+	int lock = -1, ret;
+
+	if (strcmp(bk_rot_kind(e->rot), "pkcs11"))
+		return bk_errf(err, -EINVAL,
+			       "the software root of trust has one key: rotation and activation need an HSM (backupctl init --hsm URI)");
+	if (key_id && !strcmp(key_id, bk_rot_key_id(e->rot)))
+		return bk_errf(err, -EINVAL,
+			       "HSM key %s is already the active root-of-trust key",
+			       key_id);
+	if ((ret = lock_daemon(e, &lock, err)))
+		return ret;
+	pthread_mutex_lock(&e->db_lock);
+	if ((ret = bk_hsm_recover(e, err)))
+		goto out;
+	ret = bk_rot_p11_sibling(e->rot, key_id, &new, err);
+	if (ret || (ret = bk_fault("hsm.rotate.generated")))
+		goto out;
+	/* Recorded first: a crash from here on leaves a 'pending' row
+	 * that bk_hsm_recover turns 'inactive'. */
+	ret = record_key(e->store, new, "pending", err);
+	if (ret || (ret = bk_fault("hsm.rotate.recorded")))
+		goto out;
+	ret = bk_store_begin(e->store, err);
+	if (ret)
+		goto out;
+	ret = rewrap_all(e->store, e->rot, new, &count, err);
+	if (!ret)
+		ret = exec1(e->store, "UPDATE rot_keys SET state = 'inactive'"
+			    " WHERE state = 'active'", NULL, NULL, err);
+	if (!ret)
+		ret = exec1(e->store, "UPDATE rot_keys SET state = 'active'"
+			    " WHERE id = ?1", bk_rot_key_id(new), NULL, err);
+	if (!ret && (ret = bk_fault("hsm.rotate.commit")))
+		bk_errf(err, ret, "cannot commit: %s", strerror(-ret));
+	if (ret) {
+		bk_store_rollback(e->store);
+		bk_hsm_recover(e, NULL);
+		goto out;
+	}
+	ret = bk_store_commit(e->store, err);
+	if (ret)
+		goto out;
+	bk_fault("hsm.rotate.committed");	/* kill only */
+	{
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+			 "active root-of-trust key %s (was %s); %ld secrets re-wrapped",
+			 bk_rot_key_id(new), bk_rot_key_id(e->rot), count);
+		bk_audit_s(e, e->store, getuid(), key_id ? "hsm.activate" :
+			   "hsm.rotate", bk_rot_key_id(new), "ok", msg);
+	}
+	bk_rot_move_links(e->rot, new);
+	bk_rot_free(e->rot);
+	e->rot = new;
+	new = NULL;
+	if (id_out)
+		*id_out = strdup(bk_rot_key_id(e->rot));
+out:
+	pthread_mutex_unlock(&e->db_lock);
+	bk_rot_free(new);
+	if (lock >= 0)
+		close(lock);
+	return ret;
+}

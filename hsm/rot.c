@@ -1,0 +1,101 @@
+/* rot.c - the root of trust's one interface: dispatches each call to the
+ * software key (rot_soft.c) or to the PKCS#11 token (rot_p11.c). */
+#include "rot_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../core/crypto.h"
+
+#define SECRET_MAX 4096
+
+struct bk_rot *bk_rot_alloc(void)
+{
+	struct bk_rot *rot = calloc(1, sizeof(struct bk_rot));
+
+	if (rot && bk_rot_links_new(rot)) {
+		free(rot);
+		rot = NULL;
+	}
+	return rot;
+}
+
+void bk_rot_free(struct bk_rot *rot)
+{
+	if (!rot)
+		return;
+	bk_rot_links_free(rot);
+	free(rot->why);
+	if (rot->key)
+		bk_secure_free(rot->key, BK_KEY_LEN);
+	if (rot->p11)
+		bk_rot_p11_release(rot);
+	free(rot);
+}
+
+int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
+		uint8_t **out, size_t *outlen, struct bk_err *err)
+{
+	if (rot->why)
+		return bk_errf(err, -ENXIO, "%s", rot->why);
+	if (len == 0 || len > SECRET_MAX)
+		return bk_errf(err, -EINVAL,
+			       "secret of %zu bytes cannot be wrapped", len);
+	return rot->p11 ? bk_rot_p11_wrap(rot, secret, len, out, outlen, err) :
+		bk_rot_soft_wrap(rot, secret, len, out, outlen, err);
+}
+
+int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
+		  uint8_t **out, size_t *outlen, struct bk_err *err)
+{
+	if (rot->why)
+		return bk_errf(err, -ENXIO, "%s", rot->why);
+	if (len < 16 || len > SECRET_MAX + 32)
+		return bk_errf(err, -EBADMSG, "wrapped secret has a bad length");
+	return rot->p11 ? bk_rot_p11_unwrap(rot, wrapped, len, out, outlen,
+					    err) :
+		bk_rot_soft_unwrap(rot, wrapped, len, out, outlen, err);
+}
+
+const char *bk_rot_why(const struct bk_rot *rot)
+{
+	return rot->why;
+}
+
+const char *bk_rot_kind(const struct bk_rot *rot)
+{
+	if (rot->why)
+		return "unreachable";
+	return rot->p11 ? "pkcs11" : "software";
+}
+
+const char *bk_rot_key_id(const struct bk_rot *rot)
+{
+	return rot->key_id;
+}
+
+const char *bk_rot_alg(const struct bk_rot *rot)
+{
+	(void)rot;
+	return "AES-256-KWP";
+}
+
+const char *bk_rot_mechanism(const struct bk_rot *rot)
+{
+	return rot->p11 ? bk_rot_p11_mechanism(rot) : "";
+}
+
+const char *bk_rot_token(const struct bk_rot *rot)
+{
+	return rot->p11 ? bk_rot_p11_token(rot) : "";
+}
+
+const char *bk_rot_label(const struct bk_rot *rot)
+{
+	return rot->p11 ? bk_rot_p11_label(rot) : "";
+}
+
+char *bk_rot_uri(const struct bk_rot *rot)
+{
+	return rot->p11 ? bk_rot_p11_uri(rot) : NULL;
+}

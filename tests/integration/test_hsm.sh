@@ -1,0 +1,311 @@
+#!/bin/bash
+# The root of trust on a PKCS#11 token (SoftHSM2, a token made here):
+# init --hsm, backups tied to the HSM (round trip, refused after a
+# rotation, restored after activating the original key, on a second
+# appliance sharing the token key, refused on one without), tiedToHSM
+# refusals, HSM-anchored domains, wrong PIN and missing module, and
+# kill -9 during a rotation at several points.
+set -euo pipefail
+BACKUPFS=$1
+BACKUPCTL=$2
+. "$(dirname "$0")/lib.sh"
+bk_setup
+
+# ---- a token of our own ----
+export SOFTHSM2_CONF=$BK_TMP/softhsm2.conf
+mkdir -p "$BK_TMP/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+	"$BK_TMP/tokens" > "$SOFTHSM2_CONF"
+softhsm2-util --init-token --free --label bk-test --pin 1234 --so-pin 5678 >/dev/null
+softhsm2-util --init-token --free --label bk-other --pin 4321 --so-pin 5678 >/dev/null
+printf '1234\n' > "$BK_TMP/pin"
+printf '9999\n' > "$BK_TMP/badpin"
+Q="module-name=softhsm2&pin-source=$BK_TMP/pin"
+URI="pkcs11:token=bk-test;object=rot?$Q"
+A=$BK_TMP/a
+B=$BK_TMP/b
+C=$BK_TMP/c
+ctl() { "$BACKUPCTL" "$@"; }
+# The key id as a URI id= (percent-encoded bytes).
+uri_id() { printf '%s' "$1" | sed 's/../%&/g'; }
+# Writes JSON to a control file, then waits for the operation: its status.
+run() {
+	bk_put "$1" "$2"
+	jq -r .status < "$3/wait"
+}
+count() { sqlite3 "$1/backupfs.db" "SELECT count(*) FROM resources"; }
+
+# ---- init --hsm ----
+assert_ok ctl init "$A" --demo --hsm "$URI"
+assert_eq "$(stat -c %a "$A/backupfs.db")" 600 "database 0600"
+ok=1; [ -e "$A/rot.key" ] && ok=0
+assert_eq "$ok" 1 "no software key file with an HSM root of trust"
+st=$(ctl --state "$A" hsm status)
+K1=$(jq -r .keyId <<<"$st")
+assert_eq "$(jq -r .kind <<<"$st")" pkcs11 "hsm status: kind"
+assert_eq "$(jq -r .token <<<"$st")" bk-test "hsm status: token label"
+assert_eq "$(jq -r '.keys | length' <<<"$st")" 1 "one key version"
+assert_eq "$(jq -r '.keys[0].state' <<<"$st")" active "it is active"
+assert_eq "$(sqlite3 "$A/backupfs.db" "SELECT count(*) FROM settings WHERE value LIKE '%1234%'")" 0 "the PIN is not stored"
+# The key on the token: sensitive, not extractable, wrap/unwrap only.
+attrs=$(pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label bk-test \
+	--login --pin 1234 --list-objects --type secrkey 2>/dev/null)
+assert_contains "$attrs" 'label:      rot' "the key is on the token"
+assert_contains "$attrs" 'Usage:      wrap, unwrap' "it may only wrap and unwrap"
+assert_match "$attrs" 'Access: +sensitive.*never extractable' "it is sensitive and never extractable"
+
+# Wrong PIN, missing module, missing token: clear errors, nothing made.
+err=$(ctl init "$BK_TMP/x1" --hsm "pkcs11:token=bk-test;object=rot?module-name=softhsm2&pin-source=$BK_TMP/badpin" 2>&1) || true
+assert_contains "$err" "PIN is incorrect" "wrong PIN named"
+err=$(ctl init "$BK_TMP/x2" --hsm "pkcs11:token=bk-test;object=rot?module-path=/nonexistent/libnone.so&pin-source=$BK_TMP/pin" 2>&1) || true
+assert_contains "$err" "/nonexistent/libnone.so cannot be loaded" "missing module named"
+err=$(ctl init "$BK_TMP/x3" --hsm "pkcs11:token=no-such;object=rot?$Q" 2>&1) || true
+assert_contains "$err" "no HSM token matches" "missing token said"
+err=$(ctl init "$BK_TMP/x4" --hsm "pkcs11:token=bk-test;object=rot?module-name=softhsm2" 2>&1) || true
+assert_contains "$err" "needs a PIN" "missing PIN said"
+assert_eq "$(find "$BK_TMP" -maxdepth 1 -name "x[1-4]" | wc -l)" 0 "failed inits left no files"
+
+# A PIN given as pin-value= is used for that run and never stored: later
+# runs need it again (--hsm, -o hsm=) and say so.
+P=$BK_TMP/p
+assert_ok ctl init "$P" --hsm "pkcs11:token=bk-other;object=pv?module-name=softhsm2&pin-value=4321"
+assert_eq "$(grep -c 4321 "$P/backupfs.db" || true)" 0 "pin-value not in the database"
+err=$(ctl --state "$P" hsm status 2>&1) || true
+assert_contains "$err" "needs a PIN" "without it: needs a PIN"
+assert_eq "$(ctl --state "$P" --hsm "pkcs11:token=bk-other;object=pv?module-name=softhsm2&pin-value=4321" hsm status | jq -r .token)" bk-other "backupctl --hsm gives it"
+mkdir -p "$BK_TMP/m-bad"
+err=$("$BACKUPFS" -f "$P" "$BK_TMP/m-bad" 2>&1) && rc=0 || rc=$?
+assert_eq "$rc" 1 "backupfs without the PIN exits 1"
+assert_contains "$err" "needs a PIN" "and says it needs a PIN"
+printf '4321\n' > "$BK_TMP/pin-p"
+bk_mount -o "hsm=pkcs11:token=bk-other;object=pv?module-name=softhsm2&pin-source=$BK_TMP/pin-p" "$P" "$BK_TMP/mp"
+assert_eq "$(jq -r .hsm.token "$BK_TMP/mp/appliance.json")" bk-other "-o hsm= with pin-source mounts"
+bk_umount "$BK_TMP/mp"
+
+# The daemon with a wrong PIN refuses to mount, with the reason.
+mkdir -p "$BK_TMP/m-bad"
+err=$("$BACKUPFS" -f -o "hsm=pkcs11:token=bk-test;object=rot?module-name=softhsm2&pin-source=$BK_TMP/badpin" \
+	"$A" "$BK_TMP/m-bad" 2>&1) && rc=0 || rc=$?
+assert_eq "$rc" 1 "backupfs -o hsm= with a wrong PIN exits 1"
+assert_contains "$err" "PIN is incorrect" "and says the PIN is wrong"
+err=$("$BACKUPFS" -f -o "hsm=pkcs11:token=bk-test;object=rot?module-path=/nonexistent/libnone.so&pin-source=$BK_TMP/pin" \
+	"$A" "$BK_TMP/m-bad" 2>&1) && rc=0 || rc=$?
+assert_eq "$rc" 1 "backupfs -o hsm= with a missing module exits 1"
+assert_contains "$err" "/nonexistent/libnone.so cannot be loaded" "and names the module"
+assert_eq "$(ctl --state "$A" hsm status | jq -r .mechanism)" CKM_AES_KEY_WRAP_PAD "SoftHSM takes RFC 5649 as 0x210A (0x210B refused)"
+
+# ---- tied backup: round trip ----
+bk_mount "$A" "$A/../ma"
+MA=$BK_TMP/ma
+aj=$(cat "$MA/appliance.json")
+assert_eq "$(jq -r .hsm.kind <<<"$aj")" pkcs11 "appliance.json: kind"
+assert_eq "$(jq -r .hsm.keyId <<<"$aj")" "$K1" "appliance.json: active key"
+assert_eq "$(jq -r .hsm.token <<<"$aj")" bk-test "appliance.json: token"
+assert_eq "$(grep -c 1234 <<<"$aj" || true)" 0 "appliance.json: no PIN"
+assert_eq "$(run "$MA/system/backups/create" '{"tiedToHSM":true,"description":"tied"}' "$MA")" Completed "tied backup Completed"
+T=$(readlink "$MA/system/backups/latest")
+bj=$(cat "$MA/system/backups/$T/backup.json")
+assert_eq "$(jq -r .tiedToHSM <<<"$bj")" true "backup.json: tiedToHSM"
+assert_eq "$(jq -r .hsmKeyId <<<"$bj")" "$K1" "backup.json: the HSM key"
+mkdir -p "$BK_TMP/out"
+cp "$MA/system/backups/$T/$T.backup" "$BK_TMP/out/"
+ins=$(ctl inspect "$BK_TMP/out/$T.backup")
+assert_eq "$(jq -r .tiedToHSM <<<"$ins")" true "inspect: tiedToHSM"
+assert_eq "$(jq -r .hsmKeyId <<<"$ins")" "$K1" "inspect: the HSM key"
+assert_ok ctl --state "$A" verify "$BK_TMP/out/$T.backup"
+assert_eq "$(run "$MA/system/backups/create" '{"description":"not tied"}' "$MA")" Completed "untied backup Completed"
+U=$(readlink "$MA/system/backups/latest")
+before=$(count "$A")
+ctl --state "$A" resource add --domain root --type users --name after-tied >/dev/null
+assert_eq "$(run "$MA/system/backups/$T/restore" '{}' "$MA")" Completed "tied backup restores"
+assert_eq "$(count "$A")" "$before" "its data is back"
+
+# ---- refusals of tiedToHSM ----
+assert_fails_with EINVAL "bk_put '$MA/domains/root/backups/create' '{\"tiedToHSM\":true}'"
+assert_contains "$(cat "$MA/status")" "only system backups" "domain tied: reason"
+assert_fails_with EINVAL "bk_put '$MA/domains/root/backups/create' '{\"tiedToHSM\":false}'"
+
+# ---- rotate: the tied backup is refused, naming the key ----
+err=$(ctl --state "$A" hsm rotate 2>&1) && rc=0 || rc=$?
+assert_eq "$rc" 1 "rotate refused while mounted"
+assert_contains "$err" "unmount it first" "and says why"
+bk_umount "$MA"
+K2=$(ctl --state "$A" hsm rotate | jq -r .activeKeyId)
+assert_match "$K2" '^[0-9a-f]{16}$' "rotate prints the new key id"
+assert_eq "$(ctl --state "$A" hsm status | jq -r '.keys[] | select(.id=="'"$K1"'") | .state + " " + (.onToken|tostring)')" "inactive true" "old key inactive, still on the token"
+bk_mount "$A" "$MA"
+assert_eq "$(jq -r .hsm.keyId "$MA/appliance.json")" "$K2" "appliance.json: the new key"
+before=$(count "$A")
+assert_fails_with EINVAL "bk_put '$MA/system/backups/$T/restore' '{}'"
+msg=$(jq -r .lastError.message "$MA/status")
+assert_contains "$msg" "$K1" "refusal names the tied key"
+assert_contains "$msg" "not the active key" "and says it is not active"
+assert_eq "$(count "$A")" "$before" "nothing changed"
+assert_eq "$(run "$MA/system/backups/$U/restore" '{}' "$MA")" Completed "untied backup still restores after rotation"
+err=$(ctl --state "$A" verify "$BK_TMP/out/$T.backup" 2>&1) || true
+assert_contains "$err" "$K1" "verify names the tied key"
+# A new tied backup is tied to the new key.
+assert_eq "$(run "$MA/system/backups/create" '{"tiedToHSM":true}' "$MA")" Completed "tied backup under the new key"
+T2=$(readlink "$MA/system/backups/latest")
+assert_eq "$(jq -r .hsmKeyId "$MA/system/backups/$T2/backup.json")" "$K2" "tied to the new key"
+bk_umount "$MA"
+
+# ---- activate the original: restores again ----
+assert_eq "$(ctl --state "$A" hsm activate "$K1" | jq -r .activeKeyId)" "$K1" "activate the original key"
+bk_mount "$A" "$MA"
+assert_eq "$(run "$MA/system/backups/$T/restore" '{}' "$MA")" Completed "tied backup restores after activate"
+assert_fails_with EINVAL "bk_put '$MA/system/backups/$T2/restore' '{}'"
+assert_contains "$(jq -r .lastError.message "$MA/status")" "$K2" "the other one names its key"
+kid=$(readlink "$MA/system/backupkeys/default")
+printf 'hsm test passphrase\n' > "$MA/passphrase"
+cp "$MA/system/backupkeys/$kid/$kid.backupkey" "$BK_TMP/out/"
+bk_umount "$MA"
+
+# ---- a second appliance on the same token and key: restores ----
+assert_ok ctl init "$B" --hsm "pkcs11:token=bk-test;object=rot;id=$(uri_id "$K1")?$Q"
+assert_eq "$(ctl --state "$B" hsm status | jq -r .keyId)" "$K1" "B uses the same key"
+bk_mount "$B" "$BK_TMP/mb"
+MB=$BK_TMP/mb
+printf 'hsm test passphrase\n' > "$MB/passphrase"
+cp "$BK_TMP/out/$kid.backupkey" "$MB/system/backupkeys/upload/"
+cp "$BK_TMP/out/$T.backup" "$MB/system/backups/upload/"
+assert_eq "$(cat "$MB/system/backups/$T/status")" "Completed" "uploaded tied backup accepted on B"
+assert_eq "$(run "$MB/system/backups/$T/restore" '{}' "$MB")" Completed "tied backup restores on B"
+assert_eq "$(count "$B")" "$(sqlite3 "$A/backupfs.db" "SELECT count(*) FROM resources")" "B has A's data"
+bk_umount "$MB"
+
+# ---- an appliance without the HSM: refused ----
+assert_ok ctl init "$C"
+bk_mount "$C" "$BK_TMP/mc"
+MC=$BK_TMP/mc
+assert_fails_with EINVAL "bk_put '$MC/system/backups/create' '{\"tiedToHSM\":true}'"
+assert_contains "$(jq -r .lastError.message "$MC/status")" "needs an HSM root of trust" "tiedToHSM without an HSM: reason"
+printf 'hsm test passphrase\n' > "$MC/passphrase"
+cp "$BK_TMP/out/$kid.backupkey" "$MC/system/backupkeys/upload/"
+cp "$BK_TMP/out/$T.backup" "$MC/system/backups/upload/"
+assert_contains "$(cat "$MC/system/backups/$T/status")" "$K1" "upload on C says which key it needs"
+before=$(count "$C")
+assert_fails_with EINVAL "bk_put '$MC/system/backups/$T/restore' '{}'"
+assert_contains "$(jq -r .lastError.message "$MC/status")" "no HSM" "refused on C: no HSM"
+assert_eq "$(count "$C")" "$before" "C unchanged"
+err=$(ctl --state "$C" hsm rotate 2>&1) || true
+assert_contains "$err" "need an HSM" "hsm rotate on the software root of trust says it needs an HSM"
+assert_eq "$(ctl --state "$C" hsm status | jq -r .kind)" software "hsm status works for the software root of trust"
+bk_umount "$MC"
+
+# ---- HSM-anchored domains ----
+printf '4321\n' > "$BK_TMP/pin2"
+assert_ok ctl --state "$A" domain create fin --hsm "pkcs11:token=bk-test;object=fin"
+assert_ok ctl --state "$A" domain create ext --hsm "pkcs11:token=bk-other;object=ext?module-name=softhsm2&pin-source=$BK_TMP/pin2"
+fin_uri=$(ctl --state "$A" domain list | jq -r 'select(.name=="fin") | .hsm')
+assert_match "$fin_uri" '^pkcs11:token=bk-test;id=.*object=fin$' "the domain records its key (token, id, label), no PIN"
+ctl --state "$A" resource add --domain fin --type keys --name fin-key >/dev/null
+ctl --state "$A" resource add --domain ext --type keys --name ext-key >/dev/null
+ctl --state "$A" resource add --domain fin --type users --name fin-user >/dev/null
+mat() { sqlite3 "$A/backupfs.db" "SELECT hex(material) FROM resources WHERE name = '$1'"; }
+fin_mat=$(mat fin-key)
+root_mat=$(mat payroll-key)
+bk_mount "$A" "$MA"
+assert_eq "$(run "$MA/domains/fin/backups/create" '{}' "$MA")" Completed "anchored domain backup"
+DF=$(readlink "$MA/domains/fin/backups/latest")
+assert_eq "$(jq -r '.hsmDomains.fin' "$MA/domains/fin/backups/$DF/backup.json")" "$fin_uri" "backup.json names the domain's HSM key"
+assert_eq "$(run "$MA/system/backups/create" '{}' "$MA")" Completed "system backup with anchored domains"
+SA=$(readlink "$MA/system/backups/latest")
+assert_eq "$(jq -r '.hsmDomains | keys | join(",")' "$MA/system/backups/$SA/backup.json")" "ext,fin" "it lists both anchored domains"
+assert_eq "$(run "$MA/domains/fin/backups/$DF/restore" '{}' "$MA")" Completed "anchored domain backup restores here"
+assert_eq "$(run "$MA/system/backups/$SA/restore" '{}' "$MA")" Completed "system backup restores here"
+kidd=$(readlink "$MA/domains/fin/backupkeys/default")
+cp "$MA/system/backups/$SA/$SA.backup" "$MA/domains/fin/backups/$DF/$DF.backup" "$BK_TMP/out/"
+printf 'hsm test passphrase\n' > "$MA/passphrase"
+cp "$MA/domains/fin/backupkeys/$kidd/$kidd.backupkey" "$BK_TMP/out/"
+bk_umount "$MA"
+# Rotation re-wraps the root of trust's secrets, not the anchored ones.
+ctl --state "$A" hsm rotate >/dev/null
+assert_eq "$(mat fin-key)" "$fin_mat" "anchored material is not under the root of trust (rotation leaves it)"
+ok=1; [ "$(mat payroll-key)" = "$root_mat" ] && ok=0
+assert_eq "$ok" 1 "the root domain's material was re-wrapped"
+ctl --state "$A" hsm activate "$K1" >/dev/null
+
+# On C (no HSM): refused, with the reason, and C unchanged.
+ctl --state "$C" domain create fin >/dev/null
+bk_mount "$C" "$MC"
+printf 'hsm test passphrase\n' > "$MC/passphrase"
+cp "$BK_TMP/out/$kidd.backupkey" "$MC/domains/fin/backupkeys/upload/"
+cp "$BK_TMP/out/$DF.backup" "$MC/domains/fin/backups/upload/"
+cp "$BK_TMP/out/$SA.backup" "$MC/system/backups/upload/"
+before=$(sqlite3 "$C/backupfs.db" "SELECT group_concat(name) FROM (SELECT name FROM resources ORDER BY name)")
+assert_fails_with EINVAL "bk_put '$MC/domains/fin/backups/$DF/restore' '{}'"
+assert_contains "$(jq -r .lastError.message "$MC/status")" "anchored domain fin" "domain restore refused: names the domain"
+assert_fails_with EINVAL "bk_put '$MC/system/backups/$SA/restore' '{}'"
+msg=$(jq -r .lastError.message "$MC/status")
+assert_contains "$msg" "not reachable here" "system restore refused: key not reachable"
+assert_eq "$(sqlite3 "$C/backupfs.db" "SELECT group_concat(name) FROM (SELECT name FROM resources ORDER BY name)")" "$before" "C unchanged"
+bk_umount "$MC"
+
+# A's other token unreachable (its PIN file gone): A still mounts; the
+# domain's secrets and the backups holding it give the reason.
+mv "$BK_TMP/pin2" "$BK_TMP/pin2.away"
+bk_mount "$A" "$MA"
+assert_eq "$(jq -r .hsm.kind "$MA/appliance.json")" pkcs11 "A mounts with a domain's token unreachable"
+err=$(ctl --state "$A" resource add --domain ext --type keys --name ext-key-2 2>&1) || true
+assert_contains "$err" "domain ext is anchored to an HSM key that is not reachable" "adding a key to it says why"
+assert_fails_with EINVAL "bk_put '$MA/system/backups/$SA/restore' '{}'"
+assert_contains "$(jq -r .lastError.message "$MA/status")" "domain ext" "system restore refused, naming the domain"
+assert_eq "$(run "$MA/domains/fin/backups/$DF/restore" '{}' "$MA")" Completed "the other anchored domain still restores"
+assert_fails_with EINVAL "bk_put '$MA/system/backups/create' '{}'"
+assert_contains "$(jq -r .lastError.message "$MA/status")" "domain ext, whose key" "a system backup is refused, naming the domain"
+assert_fails_with EINVAL "bk_put '$MA/domains/ext/backups/create' '{}'"
+assert_eq "$(run "$MA/domains/root/backups/create" '{}' "$MA")" Completed "other domains back up"
+bk_umount "$MA"
+mv "$BK_TMP/pin2.away" "$BK_TMP/pin2"
+
+# ---- kill -9 during a rotation, at several points ----
+seq 1 2000 | sed 's/.*/{"domain":"root","type":"keys","name":"many-&"}/' > "$BK_TMP/many.jsonl"
+ctl --state "$A" resource import "$BK_TMP/many.jsonl" >/dev/null
+for point in hsm.rotate.generated hsm.rotate.recorded hsm.rotate.rewrap:700 \
+	     hsm.rotate.commit hsm.rotate.committed; do
+	active=$(ctl --state "$A" hsm status | jq -r .keyId)
+	rc=0
+	BACKUPFS_FAULT="$point:kill" ctl --state "$A" hsm rotate >/dev/null 2>&1 || rc=$?
+	assert_eq "$rc" 137 "rotate killed at $point"
+	assert_eq "$(sqlite3 "$A/backupfs.db" 'PRAGMA integrity_check')" ok "database ok after a kill at $point"
+	bk_mount "$A" "$MA"
+	now=$(jq -r .hsm.keyId "$MA/appliance.json")
+	if [ "$point" = hsm.rotate.committed ]; then
+		ok=1; [ "$now" = "$active" ] && ok=0
+		assert_eq "$ok" 1 "killed after the commit: the new key is active"
+	else
+		assert_eq "$now" "$active" "killed at $point: the old key is still active"
+	fi
+	assert_eq "$(ctl --state "$A" hsm status | jq -r '[.keys[] | select(.state=="pending")] | length')" 0 "no rotation left pending after $point"
+	# Every secret unwraps: a system backup unwraps all key material and
+	# checks each fingerprint; the backup keys unwrap to restore it.
+	assert_eq "$(run "$MA/system/backups/create" '{}' "$MA")" Completed "system backup after a kill at $point"
+	L=$(readlink "$MA/system/backups/latest")
+	assert_eq "$(run "$MA/system/backups/$L/restore" '{}' "$MA")" Completed "and it restores"
+	assert_eq "$(run "$MA/domains/root/backups/create" '{}' "$MA")" Completed "domain backup after a kill at $point"
+	bk_umount "$MA"
+done
+# Back to the key the tied backup needs: it restores.
+ctl --state "$A" hsm activate "$K1" >/dev/null
+bk_mount "$A" "$MA"
+assert_eq "$(run "$MA/system/backups/$T/restore" '{}' "$MA")" Completed "tied backup restores after the crashes and activate"
+
+# ---- the token lost while mounted: a clear error, nothing lost ----
+before=$(count "$A")
+mv "$BK_TMP/tokens" "$BK_TMP/tokens.away"
+mkdir "$BK_TMP/tokens"
+assert_eq "$(run "$MA/system/backups/create" '{}' "$MA")" Failed "backup with the token gone: Failed"
+assert_contains "$(jq -r .message "$MA/status")" "HSM token bk-test was lost" "the reason names the token"
+assert_eq "$(run "$MA/system/backups/$T/restore" '{}' "$MA")" Failed "restore with the token gone: Failed"
+assert_contains "$(jq -r .message "$MA/status")" "was lost" "with the reason"
+assert_eq "$(count "$A")" "$before" "nothing changed"
+rmdir "$BK_TMP/tokens"
+mv "$BK_TMP/tokens.away" "$BK_TMP/tokens"
+bk_umount "$MA"
+bk_mount "$A" "$MA"
+assert_eq "$(run "$MA/system/backups/create" '{}' "$MA")" Completed "token back, remounted: backups work"
+assert_eq "$(run "$MA/system/backups/$T/restore" '{}' "$MA")" Completed "and the tied backup restores"
+bk_umount "$MA"
+
+bk_done
