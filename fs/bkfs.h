@@ -91,6 +91,9 @@ enum bkfs_kind {
 	/* issue 5 (schedules, audit) kinds: */
 
 	/* issue 5 (SCP/SFTP, connections) kinds: */
+	K_SCP_DIR, K_SCP_PUBKEY, K_SCP_ROTATE,
+	K_CONNS, K_CONNS_SCP, K_CONN_CREATE, K_CONN, K_CONN_JSON, K_CONN_TEST,
+	K_BACKUP_SCP, K_SCP_STATUS_DIR, K_SCP_STATUS,
 
 	K_NONE
 };
