@@ -139,6 +139,7 @@ assert_ok bk_put "$C/create" "$(conn scppw ",\"protocol\":\"scp\",\"auth_method\
 assert_ok bk_put "$C/create" "$(conn mismatch | sed "s|$HOSTKEY|$OTHERKEY|")"
 assert_ok bk_put "$C/create" "$(conn closed | sed "s/\"port\":$PORT/\"port\":$CLOSED/")"
 assert_ok bk_put "$C/create" "$(conn ro | sed "s|$H/dest|$H/ro|")"
+assert_ok bk_put "$C/create" "$(conn scpro ',"protocol":"scp"' | sed "s|$H/dest|$H/ro|")"
 assert_ok bk_put "$C/create" "$(conn small | sed "s|$H/dest|$SMALL|")"
 assert_ok bk_put "$C/create" "$(conn scpsmall ',"protocol":"scp"' | sed "s|$H/dest|$SMALL|")"
 j=$(cat "$C/pwconn/connection.json")
@@ -221,10 +222,13 @@ failed() {	# CONN WORDS WHAT
 	j=$(xfer_wait "$x")
 	assert_eq "$(jq -r .status <<<"$j")" Failed "$3: Failed"
 	assert_contains "$(jq -r .reason <<<"$j")" "$2" "$3: reason"
+	echo "# $3: $(jq -r .reason <<<"$j")"
 }
 failed mismatch "host key mismatch" "pinned host key mismatch"
 failed closed "cannot reach" "closed port"
 failed ro "no permission to write in $H/ro" "read-only destination"
+failed scpro "no permission to write in $H/ro" "SCP to a read-only destination"
+assert_eq "$(ls -A "$H/ro")" "" "nothing left in the read-only destination"
 failed small "space" "SFTP to a full destination"
 failed scpsmall "space" "SCP to a full destination"
 assert_eq "$(ls -A "$SMALL")" "" "nothing left in the full destination"
@@ -287,5 +291,25 @@ assert_eq "$seen_partial" 0 "no file under the final name while In Progress"
 assert_eq "$seen_tmp" 1 "the data went to a temporary name"
 assert_eq "$(jq -r .status "$B/scp-status/$x.json")" Completed "the big transfer completes"
 assert_eq "$(sha256sum < "$H/dest/$id.backup")" "$sum" "the big archive is byte-identical at the destination"
+jq -r '"# big transfer: \(.bytes) bytes, \(.started) to \(.finished)"' "$B/scp-status/$x.json"
+
+# ---- a daemon stopped during a transfer: Failed, never a partial file ----
+rm -f "$H/dest/$id.backup"
+x=$(xfer keyconn)
+bk_umount "$M"
+bk_mount "$S" "$M"
+j=$(cat "$B/scp-status/$x.json")
+assert_eq "$(jq -r .status <<<"$j")" Failed "unmounted during a transfer: Failed"
+assert_contains "$(jq -r .reason <<<"$j")" "cancelled" "unmounted during a transfer: reason"
+assert_eq "$(ls -A "$H/dest" | grep -c -e "^$id.backup$" -e "^.$id" || true)" 0 \
+	"a cancelled transfer leaves nothing at the destination"
+x=$(xfer keyconn)
+bk_kill9 "$M"
+bk_mount "$S" "$M"
+j=$(cat "$B/scp-status/$x.json")
+assert_eq "$(jq -r .status <<<"$j")" Failed "killed during a transfer: Failed"
+assert_contains "$(jq -r .reason <<<"$j")" "interrupted" "killed during a transfer: reason"
+assert_eq "$(ls -A "$H/dest" | grep -c "^$id.backup$" || true)" 0 \
+	"a killed transfer leaves no file under the final name"
 
 bk_done
