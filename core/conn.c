@@ -284,22 +284,8 @@ out:
 int bk_conn_names(struct bk_engine *e, int (*cb)(void *arg, const char *n),
 		  void *arg, struct bk_err *err)
 {
-	sqlite3_stmt *st;
-	int ret = 0;
-
-	pthread_mutex_lock(&e->db_lock);
-	if (sqlite3_prepare_v2(bk_store_db(e->store), "SELECT name FROM"
-			       " scp_connections ORDER BY name", -1, &st,
-			       NULL) != SQLITE_OK) {
-		ret = bk_db_err(e->store, err);
-		goto out;
-	}
-	while (!ret && sqlite3_step(st) == SQLITE_ROW)
-		ret = cb(arg, (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-out:
-	pthread_mutex_unlock(&e->db_lock);
-	return ret;
+	return bk_scp_each(e, "SELECT name FROM scp_connections ORDER BY name",
+			   NULL, cb, arg, err);
 }
 
 /* The row of name: columns config, password, created_at, created_epoch,

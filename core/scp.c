@@ -306,7 +306,7 @@ fail:
 	return ret;
 }
 
-/* "AND (finished_epoch IS NULL OR finished_epoch >= cutoff)" */
+/* Records that finished before this are no longer shown. */
 static long long cutoff(void)
 {
 	char now[32];
@@ -314,22 +314,21 @@ static long long cutoff(void)
 	return bk_now(now) - BK_SCP_KEEP_SECONDS;
 }
 
-int bk_scp_ids(struct bk_engine *e, const char *backup_id,
-	       int (*cb)(void *arg, const char *id), void *arg,
-	       struct bk_err *err)
+int bk_scp_each(struct bk_engine *e, const char *sql, const char *text,
+		int (*cb)(void *arg, const char *s), void *arg,
+		struct bk_err *err)
 {
 	sqlite3_stmt *st;
 	int ret = 0;
 
 	pthread_mutex_lock(&e->db_lock);
-	if (sqlite3_prepare_v2(bk_store_db(e->store), "SELECT id FROM"
-		" scp_transfers WHERE backup_id = ?1 AND (finished_epoch IS"
-		" NULL OR finished_epoch >= ?2) ORDER BY started_epoch, id",
-		-1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(bk_store_db(e->store), sql, -1, &st, NULL) !=
+	    SQLITE_OK) {
 		ret = bk_db_err(e->store, err);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, backup_id, -1, SQLITE_STATIC);
+	if (text)
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, cutoff());
 	while (!ret && sqlite3_step(st) == SQLITE_ROW)
 		ret = cb(arg, (const char *)sqlite3_column_text(st, 0));
@@ -337,6 +336,16 @@ int bk_scp_ids(struct bk_engine *e, const char *backup_id,
 out:
 	pthread_mutex_unlock(&e->db_lock);
 	return ret;
+}
+
+int bk_scp_ids(struct bk_engine *e, const char *backup_id,
+	       int (*cb)(void *arg, const char *id), void *arg,
+	       struct bk_err *err)
+{
+	return bk_scp_each(e, "SELECT id FROM scp_transfers WHERE backup_id ="
+			   " ?1 AND (finished_epoch IS NULL OR finished_epoch"
+			   " >= ?2) ORDER BY started_epoch, id", backup_id,
+			   cb, arg, err);
 }
 
 static void add_str(json_object *o, const char *key, sqlite3_stmt *st,

@@ -47,6 +47,13 @@ int bk_conn_load(struct bk_engine *e, const char *name, struct bk_conn *c,
 /* "user@host:port:path_to" into buf. */
 void bk_conn_destination(const struct bk_conn *c, char *buf, size_t len);
 
+/* scp.c: runs sql (its ?1 bound to text unless NULL, its ?2, if any, to
+ * the oldest finish time still shown) under the store lock, calling cb
+ * with the first column of each row; stops on non-zero. */
+int bk_scp_each(struct bk_engine *e, const char *sql, const char *text,
+		int (*cb)(void *arg, const char *s), void *arg,
+		struct bk_err *err);
+
 /* sshkey.c: the private key, unwrapped (*key: caller ssh_key_free()s). */
 int bk_sshkey_load(struct bk_engine *e, ssh_key *key, struct bk_err *err);
 

@@ -163,7 +163,7 @@ int bk_ssh_open(struct bk_engine *e, const struct bk_conn *c,
 	ssh_key pin = NULL;
 	unsigned int port = (unsigned int)c->port;
 	long timeout = CONNECT_TIMEOUT;
-	int no = 0, ret;
+	int no = 0, yes = 1, ret;
 
 	*out = NULL;
 	ret = bk_ssh_parse_pin(c->public_key, &pin, err);
@@ -181,6 +181,7 @@ int bk_ssh_open(struct bk_engine *e, const struct bk_conn *c,
 	    ssh_options_set(s->ss, SSH_OPTIONS_USER, c->user) < 0 ||
 	    ssh_options_set(s->ss, SSH_OPTIONS_TIMEOUT, &timeout) < 0 ||
 	    ssh_options_set(s->ss, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
+	    ssh_options_set(s->ss, SSH_OPTIONS_NODELAY, &yes) < 0 ||
 	    ssh_options_set(s->ss, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") < 0 ||
 	    ssh_options_set(s->ss, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
 			    "/dev/null") < 0 ||

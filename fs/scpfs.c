@@ -148,50 +148,46 @@ int bkfs_scp_xfer_json(const struct bkfs_node *n, char **buf, size_t *len)
 	return take(r, s, buf, len);
 }
 
-int bkfs_scp_usage_rotate(const struct bkfs_node *n, char **buf, size_t *len)
-{
-	(void)n;
-	return bkfs_text(
+static const char usage_rotate[] =
 "# Write anything here to replace the appliance's SSH key pair:\n"
 "#   echo yes > rotate\n"
 "# The old key stops working at once: put the new public-key line into\n"
-"# ~/.ssh/authorized_keys at every destination.\n", buf, len);
-}
+"# ~/.ssh/authorized_keys at every destination.\n";
 
-int bkfs_scp_usage_create(const struct bkfs_node *n, char **buf, size_t *len)
-{
-	(void)n;
-	return bkfs_text(
+static const char usage_create[] =
 "# Write a JSON object here to create an SCP/SFTP connection, e.g.\n"
 "#   echo '{\"name\": \"offsite\", \"host\": \"backup.example.com\",\n"
 "#          \"port\": 22, \"username\": \"ksbackup\", \"auth_method\": \"key\",\n"
 "#          \"path_to\": \"/srv/backups\", \"protocol\": \"sftp\",\n"
 "#          \"public_key\": \"ssh-ed25519 AAAA... (the host's key)\"}' > create\n"
-"# auth_method \"password\" takes \"password\" (kept wrapped, never shown).\n",
-		buf, len);
-}
+"# auth_method \"password\" takes \"password\" (kept wrapped, never shown).\n";
 
-int bkfs_scp_usage_test(const struct bkfs_node *n, char **buf, size_t *len)
-{
-	(void)n;
-	return bkfs_text(
+static const char usage_test[] =
 "# Write anything here to test the connection (connect, check the pinned\n"
 "# host key, log in, create and remove a file in path_to):\n"
 "#   echo yes > test\n"
 "# The write fails if the test fails; the result is \"lastTest\" in\n"
-"# connection.json.\n", buf, len);
-}
+"# connection.json.\n";
 
-int bkfs_scp_usage_transfer(const struct bkfs_node *n, char **buf,
-			    size_t *len)
-{
-	(void)n;
-	return bkfs_text(
+static const char usage_transfer[] =
 "# Write a JSON object here to copy this system backup off the appliance:\n"
 "#   echo '{\"connection\": \"offsite\"}' > scp\n"
 "# or a connection's fields inline (host, port, username, auth_method,\n"
 "# password, path_to, public_key, protocol).  Progress and result:\n"
-"# scp-status/<transfer-id>.json (kept 4 days).\n", buf, len);
+"# scp-status/<transfer-id>.json (kept 4 days).\n";
+
+int bkfs_scp_usage(const struct bkfs_node *n, char **buf, size_t *len)
+{
+	switch (n->row->kind) {
+	case K_SCP_ROTATE:
+		return bkfs_text(usage_rotate, buf, len);
+	case K_CONN_CREATE:
+		return bkfs_text(usage_create, buf, len);
+	case K_CONN_TEST:
+		return bkfs_text(usage_test, buf, len);
+	default:
+		return bkfs_text(usage_transfer, buf, len);
+	}
 }
 
 /* ---- actions ---- */

@@ -22,13 +22,8 @@ int bkfs_scp_exists_status(const struct bkfs_node *n);
 int bkfs_scp_public_key(const struct bkfs_node *n, char **buf, size_t *len);
 int bkfs_scp_conn_json(const struct bkfs_node *n, char **buf, size_t *len);
 int bkfs_scp_xfer_json(const struct bkfs_node *n, char **buf, size_t *len);
-int bkfs_scp_usage_rotate(const struct bkfs_node *n, char **buf,
-			  size_t *len);
-int bkfs_scp_usage_create(const struct bkfs_node *n, char **buf,
-			  size_t *len);
-int bkfs_scp_usage_test(const struct bkfs_node *n, char **buf, size_t *len);
-int bkfs_scp_usage_transfer(const struct bkfs_node *n, char **buf,
-			    size_t *len);
+/* The usage text of the control files (by the node's kind). */
+int bkfs_scp_usage(const struct bkfs_node *n, char **buf, size_t *len);
 
 int bkfs_scp_act_rotate(const struct bkfs_node *n, uid_t uid,
 			const char *req, struct bk_err *err);

@@ -294,22 +294,21 @@ assert_eq "$(sha256sum < "$H/dest/$id.backup")" "$sum" "the big archive is byte-
 jq -r '"# big transfer: \(.bytes) bytes, \(.started) to \(.finished)"' "$B/scp-status/$x.json"
 
 # ---- a daemon stopped during a transfer: Failed, never a partial file ----
-rm -f "$H/dest/$id.backup"
-x=$(xfer keyconn)
-bk_umount "$M"
-bk_mount "$S" "$M"
-j=$(cat "$B/scp-status/$x.json")
-assert_eq "$(jq -r .status <<<"$j")" Failed "unmounted during a transfer: Failed"
-assert_contains "$(jq -r .reason <<<"$j")" "cancelled" "unmounted during a transfer: reason"
-assert_eq "$(ls -A "$H/dest" | grep -c -e "^$id.backup$" -e "^.$id" || true)" 0 \
-	"a cancelled transfer leaves nothing at the destination"
-x=$(xfer keyconn)
-bk_kill9 "$M"
-bk_mount "$S" "$M"
-j=$(cat "$B/scp-status/$x.json")
-assert_eq "$(jq -r .status <<<"$j")" Failed "killed during a transfer: Failed"
-assert_contains "$(jq -r .reason <<<"$j")" "interrupted" "killed during a transfer: reason"
-assert_eq "$(ls -A "$H/dest" | grep -c "^$id.backup$" || true)" 0 \
-	"a killed transfer leaves no file under the final name"
+stopped() {	# STOP-COMMAND WORDS WHAT
+	local x j
+	rm -f "$H/dest/$id.backup"
+	x=$(xfer keyconn)
+	$1 "$M"
+	bk_mount "$S" "$M"
+	j=$(cat "$B/scp-status/$x.json")
+	assert_eq "$(jq -r .status <<<"$j")" Failed "$3 during a transfer: Failed"
+	assert_contains "$(jq -r .reason <<<"$j")" "$2" "$3 during a transfer: reason"
+	assert_eq "$(ls -A "$H/dest" | grep -c "^$id.backup$" || true)" 0 \
+		"$3 during a transfer: nothing under the final name"
+}
+stopped bk_umount cancelled unmounted
+assert_eq "$(ls -A "$H/dest" | grep -c "^\\.$id" || true)" 0 \
+	"a cancelled transfer leaves no temporary file"
+stopped bk_kill9 interrupted killed
 
 bk_done
