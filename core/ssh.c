@@ -356,8 +356,13 @@ static long long dest_free(struct bk_ssh *s)
 static int dest_err(struct bk_ssh *s, int code, const char *what,
 		    const char *path, uint64_t need, struct bk_err *err)
 {
-	const char *text = ssh_get_error(s->ss);
+	char text[400];
+	size_t n;
 	long long avail;
+
+	snprintf(text, sizeof(text), "%s", ssh_get_error(s->ss));
+	for (n = strlen(text); n && isspace((unsigned char)text[n - 1]); n--)
+		text[n - 1] = 0;	/* scp's message ends in a newline */
 
 	if (s->sftp && code == -EIO) {
 		switch (sftp_get_error(s->sftp)) {

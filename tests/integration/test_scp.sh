@@ -23,6 +23,7 @@ bk__scp_cleanup() {
 	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null
 	mountpoint -q "$SMALL" 2>/dev/null && umount -l "$SMALL"
 	id "$U" >/dev/null 2>&1 && userdel "$U" 2>/dev/null
+	id "${U}d" >/dev/null 2>&1 && userdel "${U}d" 2>/dev/null
 	(exit "$rc")
 	bk__cleanup
 }
@@ -32,6 +33,7 @@ trap bk__scp_cleanup EXIT
 chmod 755 "$BK_TMP"
 H=$BK_TMP/home
 useradd -M -d "$H" -s /bin/sh "$U"
+useradd -M -N -g nogroup -d /nonexistent -s /bin/sh "${U}d"
 PW="pw-$RANDOM-$RANDOM"
 echo "$U:$PW" | chpasswd
 mkdir -p "$H/.ssh" "$H/dest" "$H/ro" "$SMALL"
@@ -93,7 +95,7 @@ M=$BK_TMP/mnt
 # enough data for an archive larger than the full destination (16 KiB)
 seq 1 2000 | sed 's/.*/{"domain":"root","type":"users","name":"u-&"}/' |
 	"$BACKUPCTL" --state "$S" resource import - >/dev/null
-bk_mount "$S" "$M"
+bk_mount -o allow_other "$S" "$M"
 C=$M/connections/scp
 
 pub=$(cat "$M/scp/public-key")
@@ -247,6 +249,30 @@ did=$(readlink "$M/domains/$dom/backups/latest")
 assert_fails_with EINVAL "bk_put '$M/domains/$dom/backups/$did/scp' '{\"connection\":\"keyconn\"}'"
 assert_contains "$(jq -r .lastError.message "$M/status")" "SCP transfers system backups only" "domain backup: reason"
 assert_eq "$(ls "$B/scp-status" | wc -l)" "$((before + 1))" "refused transfers left no record"
+
+# ---- access: backup-admin may transfer, not manage; others do not see ----
+as() {	# USER COMMAND: COMMAND (a shell command) run by USER
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups bash -c "$*"
+}
+"$BACKUPCTL" --state "$S" access grant --user "$U" --role backup-admin
+"$BACKUPCTL" --state "$S" access grant --user "${U}d" --role domain-admin --domain root
+assert_eq "$(as "$U" cat "$M/scp/public-key")" "$pub" "backup-admin reads public-key"
+assert_fails_with EACCES "as $U \"printf '{}' | cat > $C/create\""
+assert_contains "$(jq -r .lastError.message "$M/status")" "not authorized to manage connections" "backup-admin: create refused"
+assert_fails_with EACCES "as $U \"echo yes | cat > $M/scp/rotate\""
+assert_fails_with EACCES "as $U \"echo yes | cat > $C/keyconn/test\""
+assert_fails_with EACCES "as $U rmdir $C/keyconn"
+assert_eq "$(cat "$M/scp/public-key")" "$pub" "refused rotation changed nothing"
+n=$(ls "$B/scp-status" | wc -l)
+assert_ok as "$U" "printf '{\"connection\":\"keyconn\"}' | cat > $B/scp"
+assert_eq "$(ls "$B/scp-status" | wc -l)" "$((n + 1))" "backup-admin starts a transfer"
+assert_eq "$(as "${U}d" ls "$M" | grep -c -e '^scp$' -e '^connections$' || true)" 0 \
+	"domain-admin does not see scp/ nor connections/"
+assert_fails_with ENOENT "as ${U}d cat $M/scp/public-key"
+"$BACKUPCTL" --state "$S" access revoke --user "$U" --role backup-admin
+"$BACKUPCTL" --state "$S" access revoke --user "${U}d" --role domain-admin --domain root
 
 # ---- rotation: the old key stops working ----
 assert_ok bk_put "$M/scp/rotate" yes
