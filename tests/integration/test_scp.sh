@@ -250,6 +250,27 @@ assert_fails_with EINVAL "bk_put '$M/domains/$dom/backups/$did/scp' '{\"connecti
 assert_contains "$(jq -r .lastError.message "$M/status")" "SCP transfers system backups only" "domain backup: reason"
 assert_eq "$(ls "$B/scp-status" | wc -l)" "$((before + 1))" "refused transfers left no record"
 
+# ---- backupctl scp and backupctl connection ----
+ctl() { "$BACKUPCTL" --state "$S" "$@"; }
+assert_eq "$(ctl scp public-key)" "$pub" "backupctl scp public-key"
+conn clipw ",\"auth_method\":\"password\",\"password\":\"$PW\"" | assert_ok ctl connection add -
+assert_eq "$(jq -r .auth_method "$C/clipw/connection.json")" password "backupctl connection add: in the mount"
+assert_eq "$(ctl connection list | jq -r .name | tr '\n' ' ')" \
+	"clipw closed keyconn mismatch pwconn ro scpconn scppw scpro scpsmall small " "backupctl connection list"
+assert_eq "$(ctl connection show clipw | jq -r 'has("password")')" false "backupctl connection show: no password"
+assert_ok ctl connection test clipw
+assert_status 1 ctl connection test closed
+rm -f "$H/dest/$id.backup"
+assert_ok ctl scp send "$id" '{"connection":"clipw"}'
+assert_eq "$(sha256sum < "$H/dest/$id.backup")" "$sum" "backupctl scp send: byte-identical"
+assert_status 1 ctl scp send "$id" '{"connection":"closed"}'
+assert_eq "$(ctl scp status "$id" | jq -r .status | sort | uniq -c | awk '{print $2 $3 "=" $1}' | tr '\n' ' ')" \
+	"$(ls "$B/scp-status" | while read -r f; do jq -r .status "$B/scp-status/$f"; done | sort | uniq -c | awk '{print $2 $3 "=" $1}' | tr '\n' ' ')" \
+	"backupctl scp status lists what scp-status/ holds"
+assert_ok ctl connection delete clipw
+assert_status 1 ctl connection delete clipw
+assert_status 2 ctl connection frobnicate
+
 # ---- access: backup-admin may transfer, not manage; others do not see ----
 as() {	# USER COMMAND: COMMAND (a shell command) run by USER
 	local u=$1
@@ -309,11 +330,13 @@ assert_eq "$(jq -r .status "$B/scp-status/$x.json")" "In Progress" "reads finish
 seen_partial=0
 seen_tmp=0
 while [ "$(jq -r .status "$B/scp-status/$x.json")" = "In Progress" ]; do
-	[ -e "$H/dest/$id.backup" ] && seen_partial=1
+	# the final name is absent or holds the whole archive (renamed in)
+	[ -e "$H/dest/$id.backup" ] &&
+		[ "$(stat -c %s "$H/dest/$id.backup" 2>/dev/null)" != "$size" ] && seen_partial=1
 	ls -A "$H/dest" | grep -q '\.partial$' && seen_tmp=1
 	sleep 0.05
 done
-assert_eq "$seen_partial" 0 "no file under the final name while In Progress"
+assert_eq "$seen_partial" 0 "never a partial file under the final name"
 assert_eq "$seen_tmp" 1 "the data went to a temporary name"
 assert_eq "$(jq -r .status "$B/scp-status/$x.json")" Completed "the big transfer completes"
 assert_eq "$(sha256sum < "$H/dest/$id.backup")" "$sum" "the big archive is byte-identical at the destination"
