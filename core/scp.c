@@ -158,7 +158,8 @@ static void *xfer_main(void *arg)
 	if (!ret)
 		bk_errf(&err, 0, "%s copied to %s", name, dest);
 	if (bk_store_open(x->e->db_path, 0, &s, NULL) == 0) {
-		sqlite3_busy_timeout(bk_store_db(s), 60000);
+		/* a restore holds the database for its whole apply pass */
+		sqlite3_busy_timeout(bk_store_db(s), 30 * 60 * 1000);
 		record_end(x, s, !ret, err.msg);
 		bk_store_close(s);
 	}
