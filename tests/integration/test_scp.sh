@@ -13,6 +13,11 @@ set -euo pipefail
 BACKUPFS=$1
 BACKUPCTL=$2
 . "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skipped: needs root (useradd, a tmpfs mount, sshd)"
+	exit 0
+fi
 bk_setup
 
 U=bkscp$$
