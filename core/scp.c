@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
@@ -35,6 +36,8 @@ struct xfer {
 	char archive[4096];
 	uid_t uid;
 	struct bk_conn conn;
+	struct bk_store *store;		/* the thread's own connection */
+	time_t saved_at;		/* when bytes went to the record */
 };
 
 /* The running transfers of every engine of the process. */
@@ -87,11 +90,26 @@ static int live_bytes(const char *id, uint64_t *bytes)
 	return found;
 }
 
+/* Live bytes for this process; about once a second also in the record
+ * (for other processes: backupctl), unless the database is busy. */
 static int progress(void *arg, uint64_t done)
 {
 	struct xfer *x = arg;
+	struct timespec now;
+	sqlite3_stmt *st;
 
 	atomic_store(&x->bytes, done);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (x->store && now.tv_sec != x->saved_at &&
+	    sqlite3_prepare_v2(bk_store_db(x->store), "UPDATE scp_transfers"
+			       " SET bytes = ?1 WHERE id = ?2", -1, &st,
+			       NULL) == SQLITE_OK) {
+		x->saved_at = now.tv_sec;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)done);
+		sqlite3_bind_text(st, 2, x->id, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
 	return atomic_load(&x->cancel);
 }
 
@@ -135,11 +153,14 @@ static void *xfer_main(void *arg)
 {
 	struct xfer *x = arg;
 	struct bk_err err = { 0, "" };
-	struct bk_store *s = NULL;
 	struct bk_ssh *ssh = NULL;
 	char name[80], tmp[120], dest[1600];
 	int fd = -1, ret;
 
+	if (bk_store_open(x->e->db_path, 0, &x->store, NULL))
+		x->store = NULL;
+	else	/* progress: never wait */
+		sqlite3_busy_timeout(bk_store_db(x->store), 0);
 	snprintf(name, sizeof(name), "%s.backup", x->backup_id);
 	snprintf(tmp, sizeof(tmp), ".%s.%.8s.partial", name, x->id);
 	fd = open(x->archive, O_RDONLY | O_CLOEXEC);
@@ -157,11 +178,12 @@ static void *xfer_main(void *arg)
 	bk_conn_destination(&x->conn, dest, sizeof(dest));
 	if (!ret)
 		bk_errf(&err, 0, "%s copied to %s", name, dest);
-	if (bk_store_open(x->e->db_path, 0, &s, NULL) == 0) {
+	if (x->store) {
 		/* a restore holds the database for its whole apply pass */
-		sqlite3_busy_timeout(bk_store_db(s), 30 * 60 * 1000);
-		record_end(x, s, !ret, err.msg);
-		bk_store_close(s);
+		sqlite3_busy_timeout(bk_store_db(x->store), 30 * 60 * 1000);
+		record_end(x, x->store, !ret, err.msg);
+		bk_store_close(x->store);
+		x->store = NULL;
 	}
 	pthread_mutex_lock(&reg_lock);
 	x->finished = 1;
