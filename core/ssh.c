@@ -13,7 +13,8 @@
  * session (SCP itself is an exec of `scp -t`, so the destination must
  * allow commands anyway).  Free space is checked before the copy
  * (statvfs@openssh.com, or `stat -f` over exec for SCP) and again after a
- * failed write, so a full disk is reported as such.
+ * failed write, so a full disk is reported as such.  Before the rename,
+ * the temporary file's size at the destination must be the archive's.
  */
 #include "scp_int.h"
 
@@ -495,6 +496,50 @@ static int tmp_rename(struct bk_ssh *s, const char *from, const char *to,
 			0, err);
 }
 
+/* Is the temporary file whole?  libssh's SCP writer does not read the
+ * sink's verdict (a failed write at the destination, a full disk, goes
+ * unnoticed), so its size is checked at the destination before the
+ * rename: POSIX `wc -c` over SCP, the file's attributes over SFTP. */
+static int tmp_check(struct bk_ssh *s, const char *path, uint64_t size,
+		     struct bk_err *err)
+{
+	unsigned long long got = 0;
+	long long avail;
+	int known = 0;
+
+	if (s->sftp) {
+		sftp_attributes a = sftp_stat(s->sftp, path);
+
+		if (a) {
+			got = a->size;
+			known = 1;
+			sftp_attributes_free(a);
+		}
+	} else {
+		char q[2200], cmd[2300], out[128];
+		int status;
+
+		if (!sh_quote(path, q, sizeof(q))) {
+			snprintf(cmd, sizeof(cmd), "wc -c < %s", q);
+			known = !run(s, cmd, out, sizeof(out), &status) &&
+				!status && sscanf(out, "%llu", &got) == 1;
+		}
+	}
+	if (!known)
+		return bk_errf(err, -EIO, "cannot check the size of the copy "
+			       "at the destination (%s); not renamed", path);
+	if (got == size)
+		return 0;
+	avail = dest_free(s);
+	if (got < size && avail >= 0 && (uint64_t)avail < size - got)
+		return bk_errf(err, -ENOSPC, "no space left at the destination "
+			       "in %s (%llu of %llu bytes arrived)",
+			       s->c->path_to, got, (unsigned long long)size);
+	return bk_errf(err, -EIO, "the copy at the destination is incomplete "
+		       "(%llu of %llu bytes arrived; is its disk full?)", got,
+		       (unsigned long long)size);
+}
+
 int bk_ssh_probe(struct bk_ssh *s, const char *tmpname, struct bk_err *err)
 {
 	char path[1400];
@@ -554,7 +599,9 @@ int bk_ssh_upload(struct bk_ssh *s, int fd, uint64_t size, const char *name,
 		ret = dest_err(s, -EIO, "cannot finish", tmp, 1, err);
 		goto out;
 	}
-	ret = tmp_rename(s, tmp, final, err);
+	ret = tmp_check(s, tmp, size, err);
+	if (!ret)
+		ret = tmp_rename(s, tmp, final, err);
 out:
 	if (ret)
 		tmp_remove(s, tmp);

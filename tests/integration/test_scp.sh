@@ -48,7 +48,8 @@ mount -t tmpfs -o size=16k,mode=0755 tmpfs "$SMALL"
 chown "$U:" "$SMALL"
 
 D=$BK_TMP/sshd
-mkdir -p "$D" /run/sshd
+mkdir -p "$D/bin" /run/sshd
+for cmd in scp mv rm wc; do ln -s "$(command -v $cmd)" "$D/bin/$cmd"; done
 ssh-keygen -q -t ed25519 -N '' -f "$D/host_ed25519"
 ssh-keygen -q -t ed25519 -N '' -f "$D/other_ed25519"
 HOSTKEY=$(cat "$D/host_ed25519.pub")
@@ -60,9 +61,10 @@ start_sshd() {
 	local port i
 	for ((i = 0; i < 20; i++)); do
 		port=$((20000 + RANDOM % 40000))
-		port_open "$port" && continue
+		port_open "$port" || port_open $((port + 1)) && continue
 		cat > "$D/sshd_config" <<-EOF
 		Port $port
+		Port $((port + 1))
 		ListenAddress 127.0.0.1
 		HostKey $D/host_ed25519
 		PidFile $D/sshd.pid
@@ -74,6 +76,10 @@ start_sshd() {
 		StrictModes no
 		Subsystem sftp internal-sftp
 		LogLevel VERBOSE
+		# the second port: no stat(1), so the appliance cannot see the
+		# free space before an SCP copy and learns it from the failure
+		Match LocalPort $((port + 1))
+		    SetEnv PATH=$D/bin
 		EOF
 		/usr/sbin/sshd -f "$D/sshd_config" -D -e 2>>"$D/log" &
 		SSHD_PID=$!
@@ -149,6 +155,8 @@ assert_ok bk_put "$C/create" "$(conn ro | sed "s|$H/dest|$H/ro|")"
 assert_ok bk_put "$C/create" "$(conn scpro ',"protocol":"scp"' | sed "s|$H/dest|$H/ro|")"
 assert_ok bk_put "$C/create" "$(conn small | sed "s|$H/dest|$SMALL|")"
 assert_ok bk_put "$C/create" "$(conn scpsmall ',"protocol":"scp"' | sed "s|$H/dest|$SMALL|")"
+assert_ok bk_put "$C/create" "$(conn scpfill ',"protocol":"scp"' | sed -e "s|$H/dest|$SMALL|" \
+	-e "s/\"port\":$PORT/\"port\":$((PORT + 1))/")"
 j=$(cat "$C/pwconn/connection.json")
 assert_eq "$(jq -r '.host, .port, .username, .auth_method, .protocol' <<<"$j" | tr '\n' ' ')" \
 	"127.0.0.1 $PORT $U password sftp " "connection.json has the fields"
@@ -238,6 +246,7 @@ failed scpro "no permission to write in $H/ro" "SCP to a read-only destination"
 assert_eq "$(ls -A "$H/ro")" "" "nothing left in the read-only destination"
 failed small "space" "SFTP to a full destination"
 failed scpsmall "space" "SCP to a full destination"
+failed scpfill "the copy at the destination is incomplete" "SCP to a destination that fills up"
 assert_eq "$(ls -A "$SMALL")" "" "nothing left in the full destination"
 
 # Inline fields, and requests that are refused.
@@ -261,7 +270,7 @@ assert_eq "$(ctl scp public-key)" "$pub" "backupctl scp public-key"
 conn clipw ",\"auth_method\":\"password\",\"password\":\"$PW\"" | assert_ok ctl connection add -
 assert_eq "$(jq -r .auth_method "$C/clipw/connection.json")" password "backupctl connection add: in the mount"
 assert_eq "$(ctl connection list | jq -r .name | tr '\n' ' ')" \
-	"clipw closed keyconn mismatch pwconn ro scpconn scppw scpro scpsmall small " "backupctl connection list"
+	"clipw closed keyconn mismatch pwconn ro scpconn scpfill scppw scpro scpsmall small " "backupctl connection list"
 assert_eq "$(ctl connection show clipw | jq -r 'has("password")')" false "backupctl connection show: no password"
 assert_ok ctl connection test clipw
 assert_status 1 ctl connection test closed
