@@ -403,8 +403,9 @@ static int dest_err(struct bk_ssh *s, int code, const char *what,
 			       "in %s (%s %s: %s)", s->c->path_to, what, path,
 			       text);
 	default:
-		return bk_errf(err, code, "%s %s at the destination: %s",
-			       what, path, text);
+		return bk_errf(err, code, "%s %s at the destination: %s%s",
+			       what, path, text, need ? " (is its disk full?)" :
+			       "");
 	}
 }
 

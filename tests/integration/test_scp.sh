@@ -61,10 +61,12 @@ start_sshd() {
 	local port i
 	for ((i = 0; i < 20; i++)); do
 		port=$((20000 + RANDOM % 40000))
-		port_open "$port" || port_open $((port + 1)) && continue
+		port_open "$port" || port_open $((port + 1)) ||
+			port_open $((port + 2)) && continue
 		cat > "$D/sshd_config" <<-EOF
 		Port $port
 		Port $((port + 1))
+		Port $((port + 2))
 		ListenAddress 127.0.0.1
 		HostKey $D/host_ed25519
 		PidFile $D/sshd.pid
@@ -80,6 +82,9 @@ start_sshd() {
 		# free space before an SCP copy and learns it from the failure
 		Match LocalPort $((port + 1))
 		    SetEnv PATH=$D/bin
+		# the third: SFTP that will not tell the free space either
+		Match LocalPort $((port + 2))
+		    ForceCommand internal-sftp -P statvfs,fstatvfs
 		EOF
 		/usr/sbin/sshd -f "$D/sshd_config" -D -e 2>>"$D/log" &
 		SSHD_PID=$!
@@ -157,6 +162,8 @@ assert_ok bk_put "$C/create" "$(conn small | sed "s|$H/dest|$SMALL|")"
 assert_ok bk_put "$C/create" "$(conn scpsmall ',"protocol":"scp"' | sed "s|$H/dest|$SMALL|")"
 assert_ok bk_put "$C/create" "$(conn scpfill ',"protocol":"scp"' | sed -e "s|$H/dest|$SMALL|" \
 	-e "s/\"port\":$PORT/\"port\":$((PORT + 1))/")"
+assert_ok bk_put "$C/create" "$(conn sftpfill | sed -e "s|$H/dest|$SMALL|" \
+	-e "s/\"port\":$PORT/\"port\":$((PORT + 2))/")"
 j=$(cat "$C/pwconn/connection.json")
 assert_eq "$(jq -r '.host, .port, .username, .auth_method, .protocol' <<<"$j" | tr '\n' ' ')" \
 	"127.0.0.1 $PORT $U password sftp " "connection.json has the fields"
@@ -247,6 +254,7 @@ assert_eq "$(ls -A "$H/ro")" "" "nothing left in the read-only destination"
 failed small "space" "SFTP to a full destination"
 failed scpsmall "space" "SCP to a full destination"
 failed scpfill "the copy at the destination is incomplete" "SCP to a destination that fills up"
+failed sftpfill "cannot write $SMALL/.$id.backup" "SFTP to a destination that fills up"
 assert_eq "$(ls -A "$SMALL")" "" "nothing left in the full destination"
 
 # Inline fields, and requests that are refused.
@@ -270,7 +278,7 @@ assert_eq "$(ctl scp public-key)" "$pub" "backupctl scp public-key"
 conn clipw ",\"auth_method\":\"password\",\"password\":\"$PW\"" | assert_ok ctl connection add -
 assert_eq "$(jq -r .auth_method "$C/clipw/connection.json")" password "backupctl connection add: in the mount"
 assert_eq "$(ctl connection list | jq -r .name | tr '\n' ' ')" \
-	"clipw closed keyconn mismatch pwconn ro scpconn scpfill scppw scpro scpsmall small " "backupctl connection list"
+	"clipw closed keyconn mismatch pwconn ro scpconn scpfill scppw scpro scpsmall sftpfill small " "backupctl connection list"
 assert_eq "$(ctl connection show clipw | jq -r 'has("password")')" false "backupctl connection show: no password"
 assert_ok ctl connection test clipw
 assert_status 1 ctl connection test closed
