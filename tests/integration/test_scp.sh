@@ -25,12 +25,14 @@ SSHD_PID=
 SMALL=$BK_TMP/small
 bk__scp_cleanup() {
 	local rc=$?
+	trap - ERR
+	set +e		# a failing step must not skip the unmounts below
 	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null
 	mountpoint -q "$SMALL" 2>/dev/null && umount -l "$SMALL"
-	id "$U" >/dev/null 2>&1 && userdel "$U" 2>/dev/null
-	id "${U}d" >/dev/null 2>&1 && userdel "${U}d" 2>/dev/null
+	userdel -f "$U" 2>/dev/null	# -f: its sessions may not be gone yet
+	userdel -f "${U}d" 2>/dev/null
 	(exit "$rc")
-	bk__cleanup
+	bk__cleanup	# reads the test's exit status from $?
 }
 trap bk__scp_cleanup EXIT
 
