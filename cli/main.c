@@ -7,6 +7,8 @@
 
 int cmd_access(struct cli *c, int argc, char **argv);	/* cmd_access.c */
 int cmd_schedule(struct cli *c, int argc, char **argv);	/* cmd_schedule.c */
+int cmd_scp(struct cli *c, int argc, char **argv);	/* cmd_scp.c */
+int cmd_connection(struct cli *c, int argc, char **argv);	/* cmd_scp.c */
 
 static const struct {
 	const char *name;
@@ -23,6 +25,8 @@ static const struct {
 	{ "access", cmd_access },
 	{ "schedule", cmd_schedule },
 	{ "hsm", cmd_hsm },
+	{ "scp", cmd_scp },
+	{ "connection", cmd_connection },
 };
 
 void cli_help(FILE *out)
@@ -86,6 +90,18 @@ void cli_help(FILE *out)
 "        backups tied to the old key restore again after activate\n"
 "  hsm activate KEY-ID\n"
 "        make a key of the token (same label) the active one again\n"
+"  scp public-key | scp rotate\n"
+"        the appliance's SSH key (an authorized_keys line); a new pair\n"
+"  scp send BACKUP-ID JSON|-\n"
+"        copy a system backup off the appliance, in the foreground:\n"
+"        {\"connection\": NAME} or a connection's fields; exit 0 when\n"
+"        Completed, 1 when Failed\n"
+"  scp status BACKUP-ID\n"
+"        the backup's transfers (kept 4 days), one a line\n"
+"  connection list | show NAME | test NAME | delete NAME\n"
+"  connection add JSON|-\n"
+"        SCP/SFTP connections (fields in docs/OPERATIONS.md); give a\n"
+"        password through stdin (-), not the command line\n"
 "  wait MOUNTPOINT [--timeout SECONDS]\n"
 "        follow the running operation of a mounted backupfs; exit 0 on\n"
 "        Completed, 1 on Failed (the reason on stderr)\n"

@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "hsm.h"
 #include "release.h"
+#include "scp.h"
 
 char *bk_path_join(const char *a, const char *b)
 {
@@ -154,6 +155,7 @@ int bk_engine_open_hsm(const char *dir, unsigned flags, const char *hsm,
 			ret = bk_hsm_recover(e, err);
 		if (ret)
 			goto fail;
+		bk_scp_recover(e);
 	}
 	bk_op_load_last(e);
 	*out = e;
@@ -167,6 +169,7 @@ void bk_engine_close(struct bk_engine *e)
 {
 	if (!e)
 		return;
+	bk_scp_shutdown(e);
 	pthread_mutex_lock(&e->op_lock);
 	while (e->op_running)
 		pthread_cond_wait(&e->op_cond, &e->op_lock);

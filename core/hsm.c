@@ -26,6 +26,8 @@ static const struct bk_wrapped_col {
 	{ "backup_keys", "rowid", "wrapped", "1" },
 	{ "resources", "rowid", "material",
 	  "domain NOT IN (SELECT name FROM domains WHERE hsm IS NOT NULL)" },
+	{ "scp_identity", "rowid", "wrapped", "1" },
+	{ "scp_connections", "rowid", "password", "1" },
 };
 
 static int active_id(struct bk_store *s, char **id, struct bk_err *err)

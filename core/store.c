@@ -165,8 +165,39 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX audit_by_rid ON audit(rid);"
 	"CREATE INDEX audit_by_off ON audit(off);",
 
-	/* 5: SCP/SFTP connections and transfers (issue 5).  Reserved. */
-	"SELECT 1;",
+	/* 5: SCP/SFTP (issue 5, core/sshkey.c, conn.c, scp.c): the
+	 * appliance's SSH identity (its private key RoT-wrapped in
+	 * scp_identity.wrapped), named connections (passwords RoT-wrapped
+	 * in scp_connections.password) and the transfer records.
+	 * Appliance-local: never in a backup, they survive a restore. */
+	"CREATE TABLE scp_identity("
+	"  id INTEGER PRIMARY KEY CHECK(id = 1),"
+	"  public_key TEXT NOT NULL,"
+	"  wrapped BLOB NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE scp_connections("
+	"  name TEXT PRIMARY KEY,"
+	"  config TEXT NOT NULL,"
+	"  password BLOB,"
+	"  created_at TEXT NOT NULL,"
+	"  created_epoch INTEGER NOT NULL,"
+	"  last_test TEXT);"
+	"CREATE TABLE scp_transfers("
+	"  id TEXT PRIMARY KEY,"
+	"  backup_id TEXT NOT NULL,"
+	"  connection TEXT,"
+	"  destination TEXT NOT NULL,"
+	"  protocol TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  bytes INTEGER NOT NULL DEFAULT 0,"
+	"  total INTEGER NOT NULL DEFAULT 0,"
+	"  started_at TEXT NOT NULL,"
+	"  started_epoch INTEGER NOT NULL,"
+	"  finished_at TEXT,"
+	"  finished_epoch INTEGER,"
+	"  reason TEXT,"
+	"  uid INTEGER);"
+	"CREATE INDEX scp_transfers_by_backup ON scp_transfers(backup_id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -9,6 +9,7 @@
  * domain, so backups/ and backupkeys/ rows serve both.
  */
 #include "bkfs.h"
+#include "scpfs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -496,6 +497,41 @@ static const struct bkfs_row rows[] = {
 	  .stream_size = bkfs_audit_size, .stream_read = bkfs_audit_read },
 
 	/* issue 5 (SCP/SFTP, connections) rows: */
+	{ .kind = K_SCP_DIR, .parent = K_ROOT, .name = "scp",
+	  .mode = DIR_MODE, .io = IO_DIR },
+	{ .kind = K_SCP_PUBKEY, .parent = K_SCP_DIR, .name = "public-key",
+	  .mode = RO_MODE, .io = IO_CONTENT, .size = SZ_CONTENT,
+	  .content = bkfs_scp_public_key },
+	{ .kind = K_SCP_ROTATE, .parent = K_SCP_DIR, .name = "rotate",
+	  .mode = CTL_MODE, .io = IO_CTL_ANY, .size = SZ_CONTENT,
+	  .content = bkfs_scp_usage, .act = bkfs_scp_act_rotate },
+	{ .kind = K_CONNS, .parent = K_ROOT, .name = "connections",
+	  .mode = DIR_MODE, .io = IO_DIR },
+	{ .kind = K_CONNS_SCP, .parent = K_CONNS, .name = "scp",
+	  .mode = DIR_MODE, .io = IO_DIR },
+	{ .kind = K_CONN_CREATE, .parent = K_CONNS_SCP, .name = "create",
+	  .mode = CTL_MODE, .io = IO_CTL_JSON, .size = SZ_CONTENT,
+	  .content = bkfs_scp_usage, .act = bkfs_scp_act_create },
+	{ .kind = K_CONN, .parent = K_CONNS_SCP, .mode = DIR_MODE,
+	  .io = IO_DIR, .bind = bkfs_scp_bind_conn,
+	  .list = bkfs_scp_list_conns, .remove = bkfs_scp_remove_conn },
+	{ .kind = K_CONN_JSON, .parent = K_CONN, .name = "connection.json",
+	  .mode = RO_MODE, .io = IO_CONTENT, .size = SZ_CONTENT,
+	  .content = bkfs_scp_conn_json },
+	{ .kind = K_CONN_TEST, .parent = K_CONN, .name = "test",
+	  .mode = CTL_MODE, .io = IO_CTL_ANY, .size = SZ_CONTENT,
+	  .content = bkfs_scp_usage, .act = bkfs_scp_act_test },
+	{ .kind = K_BACKUP_SCP, .parent = K_BACKUP, .name = "scp",
+	  .mode = CTL_MODE, .io = IO_CTL_JSON, .size = SZ_CONTENT,
+	  .mtime = MT_BACKUP, .content = bkfs_scp_usage,
+	  .act = bkfs_scp_act_transfer },
+	{ .kind = K_SCP_STATUS_DIR, .parent = K_BACKUP, .name = "scp-status",
+	  .mode = DIR_MODE, .io = IO_DIR, .mtime = MT_BACKUP,
+	  .exists = bkfs_scp_exists_status },
+	{ .kind = K_SCP_STATUS, .parent = K_SCP_STATUS_DIR, .mode = RO_MODE,
+	  .io = IO_CONTENT, .size = SZ_CONTENT, .mtime = MT_NOW,
+	  .content = bkfs_scp_xfer_json, .bind = bkfs_scp_bind_xfer,
+	  .list = bkfs_scp_list_xfers },
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))

@@ -118,7 +118,7 @@ cell $u "set a passphrase" EACCES "echo x > $M/passphrase"
 
 # ---- admin (through a group): system, root domain; sees all domains ----
 u=${P}adm
-assert_eq "$(ls_as $u "$M")" "README appliance.json audit domains passphrase schedules status system wait " "$u: the root lists everything"
+assert_eq "$(ls_as $u "$M")" "README appliance.json audit connections domains passphrase schedules scp status system wait " "$u: the root lists everything"
 assert_contains "$(ls_as $u "$M/system/backups")" "create" "$u: list system/backups"
 cell $u "write system/backups/create" ok "printf '{}' > $M/system/backups/create"
 assert_eq "$(ls_as $u "$M/domains")" "finance hr root " "$u: list domains (all)"

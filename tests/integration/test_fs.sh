@@ -36,7 +36,7 @@ bk_mount "$A/state" "$M"
 bk_mount "$B/state" "$N"
 
 # --- the tree ---
-assert_eq "$(ls "$M" | tr '\n' ' ')" "README appliance.json audit domains passphrase schedules status system wait " "root lists its nodes"
+assert_eq "$(ls "$M" | tr '\n' ' ')" "README appliance.json audit connections domains passphrase schedules scp status system wait " "root lists its nodes"
 assert_eq "$(ls "$M/system" | tr '\n' ' ')" "backupkeys backups " "system/ lists backups and backupkeys"
 assert_eq "$(ls "$M/domains/sales" | tr '\n' ' ')" "backupkeys backups resources " "a domain also lists resources"
 assert_eq "$(ls "$M/domains/sales/resources" | wc -l)" "11" "11 resource types"
@@ -78,7 +78,7 @@ st=$(cat "$M/wait")
 assert_contains "$st" '"Completed"' "wait returns when the backup completes"
 id=$(readlink "$M/system/backups/latest")
 assert_match "$id" '^[0-9a-f]+$' "latest points at the backup id"
-assert_eq "$(ls "$M/system/backups/$id" | sort | tr '\n' ' ')" "$(printf '%s\n' backup.json status restore "$id.backup" | sort | tr '\n' ' ')" "backup dir lists its nodes"
+assert_eq "$(ls "$M/system/backups/$id" | sort | tr '\n' ' ')" "$(printf '%s\n' backup.json status restore scp scp-status "$id.backup" | sort | tr '\n' ' ')" "backup dir lists its nodes"
 assert_eq "$(jq -r .description "$M/system/backups/$id/backup.json")" "two writes" "backup.json"
 assert_eq "$(stat -c %Y "$M/system/backups/$id/$id.backup")" "$(date -d "$(jq -r .createdAt "$M/system/backups/$id/backup.json")" +%s)" "archive mtime is createdAt"
 assert_eq "$(stat -c %y "$M/system/backups/$id/$id.backup" | sed 's/.*\.\([0-9]*\) .*/\1/')" "000000000" "no sub-second noise"

@@ -173,7 +173,7 @@ printf '%s %s fuse.backupfs defaults,allow_other,entry_timeout=0,attr_timeout=0,
 	"$STATE" "$MNT" > "$FSTAB"
 assert_ok mount -T "$FSTAB" "$MNT"
 assert_match "$(grep " $MNT " /proc/mounts || true)" "^$STATE $MNT fuse\.backupfs " "fstab mount"
-assert_eq "$(ls "$MNT/system/backups/$id")" "$(printf '%s\n' backup.json restore status "$id.backup" | sort)" \
+assert_eq "$(ls "$MNT/system/backups/$id")" "$(printf '%s\n' backup.json restore scp scp-status status "$id.backup" | sort)" \
 	"the backup is there after a remount"
 inst_umount umount "$MNT"
 
