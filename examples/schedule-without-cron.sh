@@ -15,6 +15,15 @@
 #   that operation (MOUNT/wait) and retries, up to RETRIES times (default 5)
 #   RETRY_SECONDS apart (default 60); then gives up on this round.
 #
+# The daemon schedules backups itself (MOUNT/schedules/, cron times in UTC,
+# retention per schedule, optional SCP copy: docs/OPERATIONS.md), e.g.
+#   echo '{"name": "nightly", "run_at": "0 2 * * *",
+#          "database_backup_params": {"scope": "system",
+#                                     "retentionCount": 7}}' \
+#       > /mnt/backupfs/schedules/create
+# This script is for what those cannot do: intervals that are not cron
+# times, or driving backups from another machine's clock.
+#
 # As a service: run it under systemd (Restart=on-failure) or nohup/tmux:
 #   nohup schedule-without-cron.sh /mnt/backupfs 86400 7 >> /var/log/bk-schedule.log 2>&1 &
 set -euo pipefail
