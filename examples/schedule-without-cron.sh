@@ -17,7 +17,7 @@
 #
 # The daemon schedules backups itself (MOUNT/schedules/, cron times in UTC,
 # retention per schedule, optional SCP copy: docs/OPERATIONS.md), e.g.
-#   echo '{"name": "nightly", "run_at": "0 2 * * *",
+#   echo '{"name": "daily", "run_at": "0 2 * * *",
 #          "database_backup_params": {"scope": "system",
 #                                     "retentionCount": 7}}' \
 #       > /mnt/backupfs/schedules/create
