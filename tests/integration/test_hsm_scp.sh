@@ -12,10 +12,7 @@ BACKUPFS=$1
 BACKUPCTL=$2
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "skipped: needs root (useradd, sshd)"
-	exit 0
-fi
+[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (useradd, sshd)"; exit 0; }
 bk_setup
 . "$(dirname "$0")/sshd.sh"
 . "$(dirname "$0")/softhsm.sh"
@@ -60,7 +57,7 @@ works() {
 	x=$(xfer keyconn)
 	assert_eq "$(xfer_wait "$x" | jq -r .status)" Completed \
 		"$1: a transfer with key authentication completes"
-	assert_eq "$(sha256sum < "$H/dest/$id.backup")" "$sum" \
+	assert_eq "$(sha256sum < "$H/dest/$id.backup" 2>/dev/null || true)" "$sum" \
 		"$1: byte-identical at the destination"
 	assert_ok bk_put "$C/pwconn/test" yes
 	assert_eq "$(jq -r .lastTest.ok "$C/pwconn/connection.json")" true \
