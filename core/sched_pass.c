@@ -425,12 +425,25 @@ static void look_at_all(struct pass *p)
 	json_object_put(all);
 }
 
+/* A run's transfer (do_scp) that failed after it started: its reason goes
+ * into the run, which stays Completed (its backup is).  Transfer records
+ * are pruned after 4 days, so few rows are ever looked at. */
+static void follow_transfers(struct pass *p)
+{
+	bk_sched_sql_do(p->st, "UPDATE schedule_runs SET reason ="
+		" 'SCP transfer failed: ' || (SELECT COALESCE(t.reason, '')"
+		" FROM scp_transfers t WHERE t.id = transfer_id)"
+		" WHERE reason IS NULL AND transfer_id IN (SELECT id FROM"
+		" scp_transfers WHERE status = 'Failed')", "");
+}
+
 static void pass_on(struct bk_engine *e, struct bk_store *st, int64_t now)
 {
 	struct pass p = { .e = e, .st = st, .now = now };
 
 	bk_rfc3339_fmt(now, p.now_s);
 	follow_running(&p);
+	follow_transfers(&p);
 	look_at_all(&p);
 	start_waiting(&p);
 }

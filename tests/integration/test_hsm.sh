@@ -12,12 +12,9 @@ BACKUPCTL=$2
 bk_setup
 
 # ---- a token of our own ----
-export SOFTHSM2_CONF=$BK_TMP/softhsm2.conf
-mkdir -p "$BK_TMP/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-	"$BK_TMP/tokens" > "$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label bk-test --pin 1234 --so-pin 5678 >/dev/null
-softhsm2-util --init-token --free --label bk-other --pin 4321 --so-pin 5678 >/dev/null
+. "$(dirname "$0")/softhsm.sh"
+bk_softhsm_token bk-test 1234
+bk_softhsm_token bk-other 4321
 printf '1234\n' > "$BK_TMP/pin"
 printf '9999\n' > "$BK_TMP/badpin"
 Q="module-name=softhsm2&pin-source=$BK_TMP/pin"

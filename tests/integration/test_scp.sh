@@ -20,91 +20,22 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 bk_setup
 
-U=bkscp$$
-SSHD_PID=
+. "$(dirname "$0")/sshd.sh"
 SMALL=$BK_TMP/small
-bk__scp_cleanup() {
-	local rc=$?
-	trap - ERR
-	set +e		# a failing step must not skip the unmounts below
-	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null
+bk_sshd_more_cleanup() {
 	mountpoint -q "$SMALL" 2>/dev/null && umount -l "$SMALL"
-	userdel -f "$U" 2>/dev/null	# -f: its sessions may not be gone yet
 	userdel -f "${U}d" 2>/dev/null
-	(exit "$rc")
-	bk__cleanup	# reads the test's exit status from $?
 }
-trap bk__scp_cleanup EXIT
 
 # ---- the destination: a user, its directories, sshd ----
-chmod 755 "$BK_TMP"
-H=$BK_TMP/home
-useradd -M -d "$H" -s /bin/sh "$U"
+bk_sshd_user
 useradd -M -N -g nogroup -d /nonexistent -s /bin/sh "${U}d"
-PW="pw-$RANDOM-$RANDOM"
-echo "$U:$PW" | chpasswd
-mkdir -p "$H/.ssh" "$H/dest" "$H/ro" "$SMALL"
-chown -R "$U:" "$H"
+mkdir -p "$H/ro" "$SMALL"
 chown root: "$H/ro"			# the user may not write here
 mount -t tmpfs -o size=16k,mode=0755 tmpfs "$SMALL"
 chown "$U:" "$SMALL"
-
-D=$BK_TMP/sshd
-mkdir -p "$D/bin" /run/sshd
-for cmd in scp mv rm wc; do ln -s "$(command -v $cmd)" "$D/bin/$cmd"; done
-ssh-keygen -q -t ed25519 -N '' -f "$D/host_ed25519"
-ssh-keygen -q -t ed25519 -N '' -f "$D/other_ed25519"
-HOSTKEY=$(cat "$D/host_ed25519.pub")
-OTHERKEY=$(cat "$D/other_ed25519.pub")
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-start_sshd() {
-	local port i
-	for ((i = 0; i < 20; i++)); do
-		port=$((20000 + RANDOM % 40000))
-		port_open "$port" || port_open $((port + 1)) ||
-			port_open $((port + 2)) && continue
-		cat > "$D/sshd_config" <<-EOF
-		Port $port
-		Port $((port + 1))
-		Port $((port + 2))
-		ListenAddress 127.0.0.1
-		HostKey $D/host_ed25519
-		PidFile $D/sshd.pid
-		AllowUsers $U
-		PubkeyAuthentication yes
-		PasswordAuthentication yes
-		KbdInteractiveAuthentication no
-		UsePAM no
-		StrictModes no
-		Subsystem sftp internal-sftp
-		LogLevel VERBOSE
-		# the second port: no stat(1), so the appliance cannot see the
-		# free space before an SCP copy and learns it from the failure
-		Match LocalPort $((port + 1))
-		    SetEnv PATH=$D/bin
-		# the third: SFTP that will not tell the free space either
-		Match LocalPort $((port + 2))
-		    ForceCommand internal-sftp -P statvfs,fstatvfs
-		EOF
-		/usr/sbin/sshd -f "$D/sshd_config" -D -e 2>>"$D/log" &
-		SSHD_PID=$!
-		for ((j = 0; j < 100; j++)); do
-			port_open "$port" && { PORT=$port; return 0; }
-			kill -0 "$SSHD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null
-		SSHD_PID=
-	done
-	echo "cannot start sshd:" >&2
-	cat "$D/log" >&2
-	return 1
-}
-start_sshd
-CLOSED=$PORT
-while port_open "$CLOSED"; do CLOSED=$((20000 + RANDOM % 40000)); done
+bk_sshd_start
+CLOSED=$(bk_closed_port)
 
 # ---- the appliance ----
 S=$BK_TMP/state
@@ -113,13 +44,15 @@ M=$BK_TMP/mnt
 # enough data for an archive larger than the full destination (16 KiB)
 seq 1 2000 | sed 's/.*/{"domain":"root","type":"users","name":"u-&"}/' |
 	"$BACKUPCTL" --state "$S" resource import - >/dev/null
+export BACKUPFS_CLOCK=$BK_TMP/clock	# the schedules' clock (docs/TESTING.md)
+clock() { echo "$1" > "$BACKUPFS_CLOCK"; }
+clock 2030-01-01T00:00:30Z
 bk_mount -o allow_other "$S" "$M"
 C=$M/connections/scp
 
 pub=$(cat "$M/scp/public-key")
 assert_match "$pub" '^ssh-ed25519 [A-Za-z0-9+/=]+ backupfs$' "public-key is an authorized_keys line"
-echo "$pub" > "$H/.ssh/authorized_keys"
-chown "$U:" "$H/.ssh/authorized_keys"
+bk_sshd_authorize "$pub"
 assert_eq "$(cat "$M/scp/public-key")" "$pub" "public-key is stable"
 assert_eq "$(sqlite3 "$S/backupfs.db" "SELECT count(*) FROM scp_identity WHERE instr(CAST(wrapped AS TEXT), 'OPENSSH') = 0")" 1 \
 	"the private key is stored wrapped"
@@ -130,10 +63,6 @@ else
 fi
 
 # ---- connections: validation ----
-conn() {	# NAME [EXTRA JSON FIELDS]: a valid connection's JSON
-	printf '{"name":"%s","host":"127.0.0.1","port":%s,"username":"%s","path_to":"%s","public_key":"%s"%s}' \
-		"$1" "$PORT" "$U" "$H/dest" "$HOSTKEY" "${2:-}"
-}
 bad() {		# WHAT JSON WORDS
 	assert_fails_with EINVAL "bk_put '$C/create' '$2'"
 	assert_contains "$(jq -r .lastError.message "$M/status")" "$3" "$1: reason"
@@ -203,24 +132,6 @@ id=$(readlink "$M/system/backups/latest")
 B=$M/system/backups/$id
 sum=$(sha256sum < "$B/$id.backup")
 
-# xfer CONN: starts a transfer of $id through CONN; prints its id.
-xfer() {
-	local before after
-	before=$(ls "$B/scp-status")
-	bk_put "$B/scp" "{\"connection\":\"$1\"}"
-	after=$(ls "$B/scp-status")
-	comm -13 <(echo "$before") <(echo "$after") | sed 's/\.json$//'
-}
-# done_status XID: waits (bounded, 120 s) for the end of a transfer.
-xfer_wait() {
-	local i st
-	for ((i = 0; i < 1200; i++)); do
-		st=$(jq -r .status "$B/scp-status/$1.json")
-		[ "$st" != "In Progress" ] && break
-		sleep 0.1
-	done
-	cat "$B/scp-status/$1.json"
-}
 sent() {	# CONN WHAT
 	local x j
 	rm -f "$H/dest/$id.backup"
@@ -325,7 +236,7 @@ new=$(cat "$M/scp/public-key")
 [ "$new" != "$pub" ] && pass "rotate made a new key" || fail "rotate kept the key"
 failed keyconn "authentication failed" "the old key after rotation"
 testfail keyconn EACCES "refused the appliance's key"
-echo "$new" > "$H/.ssh/authorized_keys"
+bk_sshd_authorize "$new"
 sent keyconn "SFTP with the new key"
 
 # ---- records: kept 4 days, then pruned; the audit trail keeps them ----
@@ -333,6 +244,80 @@ old=$(ls "$B/scp-status" | head -1 | sed 's/\.json$//')
 sqlite3 "$S/backupfs.db" "UPDATE scp_transfers SET finished_epoch = finished_epoch - 5 * 86400 WHERE id = '$old'"
 assert_eq "$(ls "$B/scp-status" | grep -c "$old" || true)" 0 "a record 5 days old is gone"
 assert_ok test "$(sqlite3 "$S/backupfs.db" "SELECT count(*) FROM audit WHERE action = 'scp' AND target = '$id'")" -gt 10
+
+# ---- schedules with do_scp: each new backup through their connection ----
+# sched_run NAME N: waits (bounded, 60 s) for the schedule's Nth run to end
+# and hand its backup to the transfer (or say why not); prints the run.
+sched_run() {
+	local i r=
+	for ((i = 0; i < 1200; i++)); do
+		r=$(sed -n "${2}p" "$M/schedules/$1/runs")
+		[ -n "$r" ] && jq -e '(.status | IN("Completed", "Failed", "Skipped"))
+			and (.transferId != null or .reason != null)' <<<"$r" >/dev/null && break
+		sleep 0.05
+	done
+	echo "$r"
+}
+# sched_sent N TIME WHAT: at TIME, the Nth run of "offsite" makes a backup
+# and sends it; sets sid to the backup's id.
+sched_sent() {
+	local r x j
+	clock "$2"
+	r=$(sched_run offsite "$1")
+	assert_eq "$(jq -r .status <<<"$r")" Completed "$3: the run Completed"
+	sid=$(jq -r .backupId <<<"$r")
+	x=$(jq -r .transferId <<<"$r")
+	assert_eq "$(cat "$M/system/backups/$sid/status")" Completed "$3: its backup Completed"
+	j=$(B=$M/system/backups/$sid xfer_wait "$x")
+	assert_eq "$(jq -r '.status, .backupId, .connection' <<<"$j" | tr '\n' ' ')" \
+		"Completed $sid keyconn " "$3: scp-status/$x.json says it was sent"
+	assert_eq "$(sha256sum < "$H/dest/$sid.backup")" \
+		"$(sha256sum < "$M/system/backups/$sid/$sid.backup")" \
+		"$3: byte-identical at the destination"
+	assert_eq "$(sed -n "${1}p" "$M/schedules/offsite/runs" | jq -r .reason)" null \
+		"$3: no reason in the run"
+}
+rm -f "$H/dest/"*
+bk_put "$M/schedules/create" '{"name": "offsite", "run_at": "0 * * * *",
+	"database_backup_params": {"scope": "system", "do_scp": true,
+	"connection": "keyconn", "retentionCount": 1}}'
+sched_sent 1 2030-01-01T01:00:20Z "the 01:00 run"
+s1=$sid
+sched_sent 2 2030-01-01T02:00:20Z "the 02:00 run"
+ok=1; [ -e "$M/system/backups/$s1" ] && ok=0
+assert_eq "$ok" 1 "retention deleted the older scheduled backup on the appliance"
+assert_eq "$(ls -A "$H/dest" | tr '\n' ' ')" \
+	"$(printf '%s\n' "$s1.backup" "$sid.backup" | sort | tr '\n' ' ')" \
+	"the destination keeps both copies"
+rmdir "$M/schedules/offsite"
+
+# A connection that fails: the backup stays Completed, the run says why.
+for c in closed ro; do
+	bk_put "$M/schedules/create" "{\"name\": \"off$c\", \"run_at\": \"0 3 * * *\",
+		\"database_backup_params\": {\"do_scp\": true, \"connection\": \"$c\"}}"
+done
+clock 2030-01-01T03:00:20Z
+sched_failed() {	# NAME WORDS WHAT
+	local r i x
+	r=$(sched_run "$1" 1)
+	assert_eq "$(jq -r .status <<<"$r")" Completed "$3: the run Completed"
+	sid=$(jq -r .backupId <<<"$r")
+	assert_eq "$(cat "$M/system/backups/$sid/status")" Completed "$3: its backup Completed"
+	x=$(jq -r .transferId <<<"$r")
+	assert_eq "$(B=$M/system/backups/$sid xfer_wait "$x" | jq -r .status)" Failed \
+		"$3: scp-status/$x.json says Failed"
+	for ((i = 0; i < 600; i++)); do		# the run learns it (30 s)
+		r=$(cat "$M/schedules/$1/runs")
+		[ "$(jq -r .reason <<<"$r")" != null ] && break
+		sleep 0.05
+	done
+	assert_contains "$(jq -r .reason <<<"$r")" "$2" "$3: the reason in the run"
+	assert_eq "$(jq -r .status <<<"$r")" Completed "$3: the run stays Completed"
+	echo "# $3: $(jq -r .reason <<<"$r")"
+}
+sched_failed offclosed "cannot reach 127.0.0.1 port $CLOSED" "do_scp to a closed port"
+sched_failed offro "no permission to write in $H/ro" "do_scp to a read-only destination"
+rmdir "$M/schedules/offclosed" "$M/schedules/offro"
 
 # ---- a 256 MiB archive, while the mount keeps serving reads ----
 perl -e 'my $x = "x" x 65536; for my $i (1..4200) {
