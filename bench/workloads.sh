@@ -1,0 +1,273 @@
+# bench/workloads.sh - the workloads of bench/run.sh, each alternating
+# with its baseline; results go to the table through row().  Sourced.
+
+declare -a W4_OURS=() W6_FULL=()
+HWM3= HWM4= HWM7=
+
+cat_null() {
+	cat "$1" > /dev/null
+}
+
+mount_archive() {
+	echo "$W/march/system/backups/$ARCH_ID/$ARCH_ID.backup"
+}
+
+# read_archive WORKLOAD COLD: workloads 1 and 2.
+read_archive() {
+	local f m o b i ours=() base=()
+	f=$(arch_file)
+	m=$(mount_archive)
+	cat_null "$f"
+	cat_null "$m"
+	for ((i = 0; i < REPS; i++)); do
+		[ "$2" = 1 ] && drop_cache "$f" "$m"
+		timed b cat_null "$f"
+		[ "$2" = 1 ] && drop_cache "$f" "$m"
+		timed o cat_null "$m"
+		base+=("$b")
+		ours+=("$o")
+	done
+	o=$(median "${ours[@]}")
+	b=$(median "${base[@]}")
+	[ "$2" = 0 ] && W1_OURS=$o
+	if [ "$2" = 0 ]; then
+		row 1 "cat $((ARCH_BYTES >> 20)) MiB archive, warm (vs state dir)" "$(mibs "$ARCH_BYTES" "$o")" \
+			"$(mibs "$ARCH_BYTES" "$b")" "$(ratio "$b" "$o")" 0.85 ge
+	else
+		row 2 "cat $((ARCH_BYTES >> 20)) MiB archive, cold (vs state dir)" "$(mibs "$ARCH_BYTES" "$o")" \
+			"$(mibs "$ARCH_BYTES" "$b")" "$(ratio "$b" "$o")" 0.70 ge
+	fi
+}
+
+w1_warm() {
+	read_archive 1 0
+}
+
+w2_cold() {
+	read_archive 2 1
+}
+
+upload_archive() {
+	cp "$DIR/arch.backup" "$W/march/system/backups/upload/"
+	[ -d "$W/march/system/backups/$ARCH_ID" ] || die "upload not accepted"
+}
+
+copy_and_verify() {
+	cp "$DIR/arch.backup" "$W/copy.backup"
+	"$BACKUPCTL" --state "$DIR/arch" verify "$W/copy.backup" > /dev/null
+}
+
+# 3: cp into upload/ (returns when accepted) vs cp + backupctl verify.
+w3_upload() {
+	local o b i ours=() base=()
+	cat_null "$DIR/arch.backup"
+	hwm_reset "$W/march"
+	for ((i = 0; i < REPS; i++)); do
+		timed b copy_and_verify
+		rm -f "$W/copy.backup"
+		rmdir "$W/march/system/backups/$ARCH_ID"
+		timed o upload_archive
+		base+=("$b")
+		ours+=("$o")
+	done
+	HWM3=$(hwm_mib "$W/march")
+	o=$(median "${ours[@]}")
+	b=$(median "${base[@]}")
+	row 3 "upload $((ARCH_BYTES >> 20)) MiB archive (vs cp + verify)" "$(secs "$o")" "$(secs "$b")" \
+		"$(ratio "$o" "$b")" 1.25 le
+}
+
+sqlite_enc() {
+	sqlite3 "$DIR/big/backupfs.db" ".backup '$W/db.copy'"
+	openssl enc -aes-256-ctr -K "$(openssl rand -hex 32)" \
+		-iv "$(openssl rand -hex 16)" -in "$W/db.copy" -out "$W/db.enc"
+}
+
+restic_db() {
+	restic -q -r "$W/restic-db" backup "$DIR/big/backupfs.db" > /dev/null
+}
+
+# 4 and 5: system backup of the 1,000,000-key appliance vs sqlite3
+# .backup + openssl enc, and vs restic backup into a fresh repository.
+w4_backup() {
+	local o b r i id ours=() base=() rest=()
+	SYS_ID=
+	hwm_reset "$W/mbig"
+	for ((i = 0; i < HEAVY; i++)); do
+		timed b sqlite_enc
+		rm -f "$W/db.copy" "$W/db.enc"
+		[ -n "$SYS_ID" ] && rmdir "$W/mbig/system/backups/$SYS_ID"
+		timed o backup_now "$W/mbig" system '{}' > "$W/sys.id"
+		SYS_ID=$(cat "$W/sys.id")
+		rm -rf "$W/restic-db"
+		restic -q -r "$W/restic-db" init > /dev/null
+		timed r restic_db
+		base+=("$b")
+		ours+=("$o")
+		rest+=("$r")
+	done
+	rm -rf "$W/restic-db"
+	HWM4=$(hwm_mib "$W/mbig")
+	W4_OURS=("${ours[@]}")
+	o=$(median "${ours[@]}")
+	b=$(median "${base[@]}")
+	r=$(median "${rest[@]}")
+	row 4 "system backup, $KEYS keys (vs sqlite3 .backup + openssl enc)" \
+		"$(secs "$o")" "$(secs "$b")" "$(ratio "$o" "$b")" 1.5 le
+	row 5 "system backup, $KEYS keys (vs restic backup of the db)" \
+		"$(secs "$o")" "$(secs "$r")" "$(ratio "$o" "$r")" 0.999 le
+}
+
+# 10: status read again and again while system backups run.
+w10_status() {
+	local pid i id res
+	perl "$ROOT/bench/statlat.pl" "$W/mbig/status" "$STATUS_N" \
+		> "$W/statlat" &
+	pid=$!
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		id=$(backup_now "$W/mbig" system '{}')
+		rmdir "$W/mbig/system/backups/$id"
+	done
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" || die "status reader: no result"
+	read -r -a res < "$W/statlat"
+	row 10 "cat status during a backup: p99 of ${res[0]} (p50 ${res[1]} ms, max ${res[3]} ms)" \
+		"${res[2]} ms" "—" "${res[2]}" 10 le
+}
+
+DOM_FILTER='{"filters":[{"resourceType":"Keys","resourceQuery":{"name":"k00-*"}}]}'
+
+# 6: domain backup of 1% by name filter vs full backup of the domain.
+w6_domain() {
+	local o b i id ours=() base=()
+	DOM_ID=
+	for ((i = 0; i < HEAVY; i++)); do
+		[ -n "$DOM_ID" ] && rmdir "$W/mbig/domains/big/backups/$DOM_ID"
+		timed b backup_now "$W/mbig" domains/big '{}' > "$W/dom.id"
+		DOM_ID=$(cat "$W/dom.id")
+		timed o backup_now "$W/mbig" domains/big "$DOM_FILTER" > "$W/f.id"
+		rmdir "$W/mbig/domains/big/backups/$(cat "$W/f.id")"
+		base+=("$b")
+		ours+=("$o")
+	done
+	W6_FULL=("${base[@]}")
+	o=$(median "${ours[@]}")
+	b=$(median "${base[@]}")
+	row 6 "domain backup of 1% by name filter (vs full domain backup)" \
+		"$(secs "$o")" "$(secs "$b")" "$(ratio "$o" "$b")" 0.10 le
+}
+
+restore_now() {
+	printf '{}' | cat > "$1/restore"
+	op_wait "$W/mbig"
+}
+
+# 7: system restore of workload 4's backup, and domain restore of
+# workload 6's full backup into an empty domain, vs the backups' times.
+# Each system restore also removes the domain the domain restore made.
+w7_restore() {
+	local o d i kid dom sys=() doms=() m=$W/mbig
+	[ -n "${SYS_ID:-}" ] || SYS_ID=$(backup_now "$m" system '{}')
+	[ ${#W4_OURS[@]} -gt 0 ] || die "workload 7 needs workload 4"
+	kid=$(readlink "$m/domains/big/backupkeys/default")
+	cp "$m/domains/big/backupkeys/$kid/$kid.backupkey" "$W/big.backupkey"
+	cp "$m/domains/big/backups/$DOM_ID/$DOM_ID.backup" "$W/dom.backup"
+	HWM7=0
+	for ((i = 0; i < HEAVY; i++)); do
+		dom=r$i-$RANDOM
+		"$BACKUPCTL" --state "$DIR/big" domain create "$dom" > /dev/null
+		# not measured: the key upload's scrypt (128 MiB) nor the
+		# archive's upload (workload 3)
+		cp "$W/big.backupkey" "$m/domains/$dom/backupkeys/upload/"
+		cp "$W/dom.backup" "$m/domains/$dom/backups/upload/"
+		hwm_reset "$m"
+		timed d restore_now "$m/domains/$dom/backups/$DOM_ID"
+		timed o restore_now "$m/system/backups/$SYS_ID"
+		HWM7=$(awk -v a="$HWM7" -v b="$(hwm_mib "$m")" \
+			'BEGIN { print (b > a ? b : a) }')
+		sys+=("$o")
+		doms+=("$d")
+	done
+	rm -f "$W/dom.backup"
+	o=$(median "${sys[@]}")
+	b=$(median "${W4_OURS[@]}")
+	row 7a "system restore, $KEYS keys (vs its backup, workload 4)" \
+		"$(secs "$o")" "$(secs "$b")" "$(ratio "$o" "$b")" 2 le
+	o=$(median "${doms[@]}")
+	b=$(median "${W6_FULL[@]}")
+	row 7b "domain restore into an empty domain (vs its backup, workload 6)" \
+		"$(secs "$o")" "$(secs "$b")" "$(ratio "$o" "$b")" 2 le
+}
+
+ls_l() {
+	ls -l "$1" > /dev/null
+}
+
+# 8: ls -l of backups/ with BACKUPS backups vs of a real directory of as
+# many directories.
+w8_ls() {
+	local o b i ours=() base=() real=$W/realdir m=$W/mmany/domains/small/backups
+	mkdir -p "$real"
+	ls "$m" | grep -v -e '^create$' -e '^upload$' -e '^restore$' \
+		-e '^latest$' | (cd "$real" && xargs mkdir)
+	ls_l "$real"
+	ls_l "$m"
+	for ((i = 0; i < LS_REPS; i++)); do
+		timed b ls_l "$real"
+		timed o ls_l "$m"
+		base+=("$b")
+		ours+=("$o")
+	done
+	rm -rf "$real"
+	o=$(median "${ours[@]}")
+	b=$(median "${base[@]}")
+	row 8 "ls -l of backups/ with $BACKUPS backups (vs real dir)" \
+		"$(secs "$o")" "$(secs "$b")" "$(ratio "$o" "$b")" 3 le
+}
+
+# 9: the archive read through restic mount vs through ours (warm).
+w9_restic() {
+	local o r i f ours=() rest=() m
+	m=$(mount_archive)
+	rm -rf "$W/restic-arch"
+	restic -q -r "$W/restic-arch" init > /dev/null
+	restic -q -r "$W/restic-arch" backup "$DIR/arch.backup" > /dev/null
+	mkdir -p "$W/rmnt"
+	restic -q -r "$W/restic-arch" mount "$W/rmnt" > "$W/restic-mount.log" 2>&1 &
+	RESTIC_MNT_PID=$!
+	f=$W/rmnt/snapshots/latest$DIR/arch.backup
+	for ((i = 0; i < 200; i++)); do
+		[ -f "$f" ] && break
+		kill -0 "$RESTIC_MNT_PID" 2>/dev/null ||
+			die "restic mount failed: $(cat "$W/restic-mount.log")"
+		sleep 0.1
+	done
+	[ -f "$f" ] || die "restic mount: no $f after 20 s"
+	cat_null "$m"
+	for ((i = 0; i < HEAVY; i++)); do
+		timed r cat_null "$f"
+		timed o cat_null "$m"
+		rest+=("$r")
+		ours+=("$o")
+	done
+	fusermount3 -u "$W/rmnt"
+	wait "$RESTIC_MNT_PID" || true
+	RESTIC_MNT_PID=
+	rm -rf "$W/restic-arch"
+	o=$(median "${ours[@]}")
+	r=$(median "${rest[@]}")
+	row 9 "cat $((ARCH_BYTES >> 20)) MiB archive (vs restic mount)" "$(mibs "$ARCH_BYTES" "$o")" \
+		"$(mibs "$ARCH_BYTES" "$r")" "$(ratio "$r" "$o")" 1 ge
+}
+
+# 11: the daemon's peak resident memory (VmHWM) during 3, 4 and 7.
+w11_report() {
+	local w v
+	for w in 3 4 7; do
+		v=HWM$w
+		[ -n "${!v}" ] || continue
+		row "11" "daemon peak RSS during workload $w" "${!v} MiB" "—" \
+			"${!v}" 64 le
+	done
+}
