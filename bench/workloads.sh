@@ -183,6 +183,7 @@ w7_restore() {
 		cp "$W/dom.backup" "$m/domains/$dom/backups/upload/"
 		hwm_reset "$m"
 		timed d restore_now "$m/domains/$dom/backups/$DOM_ID"
+		rmdir "$m/domains/$dom/backups/$DOM_ID"
 		timed o restore_now "$m/system/backups/$SYS_ID"
 		HWM7=$(awk -v a="$HWM7" -v b="$(hwm_mib "$m")" \
 			'BEGIN { print (b > a ? b : a) }')
@@ -190,6 +191,8 @@ w7_restore() {
 		doms+=("$d")
 	done
 	rm -f "$W/dom.backup"
+	# the next run makes its own
+	rmdir "$m/system/backups/$SYS_ID" "$m/domains/big/backups/$DOM_ID"
 	o=$(median "${sys[@]}")
 	b=$(median "${W4_OURS[@]}")
 	row 7a "system restore, $KEYS keys (vs its backup, workload 4)" \

@@ -45,6 +45,43 @@ int bk_crypto_init(void)
 	return ret ? -ret : 0;
 }
 
+/* AES-256-KWP and SHA-256, fetched once.  Passing OpenSSL 3 the legacy
+ * EVP_aes_256_wrap_pad() or EVP_sha256() makes it fetch the algorithm by
+ * name at every call, which was most of the time of wrapping one key
+ * (a million per restore).  NULL if the fetch failed: then the legacy
+ * ones.  Freed at exit, before OpenSSL's own clean-up (atexit handlers
+ * run in reverse order, and OpenSSL's was registered by the fetch). */
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *kwp_cipher;
+static EVP_MD *sha256_md;
+
+static void fetched_free(void)
+{
+	EVP_CIPHER_free(kwp_cipher);
+	EVP_MD_free(sha256_md);
+	kwp_cipher = NULL;
+	sha256_md = NULL;
+}
+
+static void fetch_init_once(void)
+{
+	kwp_cipher = EVP_CIPHER_fetch(NULL, "AES-256-WRAP-PAD", NULL);
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	atexit(fetched_free);
+}
+
+static const EVP_CIPHER *kwp_alg(void)
+{
+	pthread_once(&fetch_once, fetch_init_once);
+	return kwp_cipher ? kwp_cipher : EVP_aes_256_wrap_pad();
+}
+
+static const EVP_MD *sha256_alg(void)
+{
+	pthread_once(&fetch_once, fetch_init_once);
+	return sha256_md ? sha256_md : EVP_sha256();
+}
+
 int bk_random(void *buf, size_t len, struct bk_err *err)
 {
 	if (len > INT_MAX)
@@ -83,7 +120,7 @@ void bk_sha256(const void *buf, size_t len, uint8_t out[32])
 	/* EVP_Digest with a built-in algorithm only fails when out of
 	 * memory; there is no way to report it here, so never return a
 	 * stale or partial value. */
-	if (EVP_Digest(buf, len, out, NULL, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(buf, len, out, NULL, sha256_alg(), NULL) != 1)
 		memset(out, 0, 32);
 }
 
@@ -169,8 +206,7 @@ static int kwp(int enc, const uint8_t kek[32], const uint8_t *in,
 	if (!ctx)
 		return bk_errf(err, -ENOMEM, "out of memory");
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (EVP_CipherInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, kek, NULL,
-			      enc) != 1) {
+	if (EVP_CipherInit_ex(ctx, kwp_alg(), NULL, kek, NULL, enc) != 1) {
 		ret = bk_err_ssl(err, -EIO, "key wrap setup failed");
 		goto out;
 	}
