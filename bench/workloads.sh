@@ -8,43 +8,59 @@ cat_null() {
 	cat "$1" > /dev/null
 }
 
+# alternate N BASE OURS [PREP]: runs the functions BASE and OURS N times,
+# alternating, PREP (untimed) before each; their times in B_T and O_T.
+alternate() {
+	local i b o
+	B_T=() O_T=()
+	for ((i = 0; i < $1; i++)); do
+		[ -z "${4:-}" ] || "$4"
+		timed b "$2"
+		[ -z "${4:-}" ] || "$4"
+		timed o "$3"
+		B_T+=("$b")
+		O_T+=("$o")
+	done
+}
+
 mount_archive() {
 	echo "$W/march/system/backups/$ARCH_ID/$ARCH_ID.backup"
 }
 
-# read_archive WORKLOAD COLD: workloads 1 and 2.
-read_archive() {
-	local f m o b i ours=() base=()
-	f=$(arch_file)
-	m=$(mount_archive)
-	cat_null "$f"
-	cat_null "$m"
-	for ((i = 0; i < REPS; i++)); do
-		[ "$2" = 1 ] && drop_cache "$f" "$m"
-		timed b cat_null "$f"
-		[ "$2" = 1 ] && drop_cache "$f" "$m"
-		timed o cat_null "$m"
-		base+=("$b")
-		ours+=("$o")
-	done
-	o=$(median "${ours[@]}")
-	b=$(median "${base[@]}")
-	[ "$2" = 0 ] && W1_OURS=$o
-	if [ "$2" = 0 ]; then
-		row 1 "cat $((ARCH_BYTES >> 20)) MiB archive, warm (vs state dir)" "$(mibs "$ARCH_BYTES" "$o")" \
-			"$(mibs "$ARCH_BYTES" "$b")" "$(ratio "$b" "$o")" 0.85 ge
-	else
-		row 2 "cat $((ARCH_BYTES >> 20)) MiB archive, cold (vs state dir)" "$(mibs "$ARCH_BYTES" "$o")" \
-			"$(mibs "$ARCH_BYTES" "$b")" "$(ratio "$b" "$o")" 0.70 ge
-	fi
+read_base() {
+	cat_null "$ARCH_FILE"
+}
+
+read_ours() {
+	cat_null "$(mount_archive)"
+}
+
+drop_both() {
+	drop_cache "$ARCH_FILE" "$(mount_archive)"
 }
 
 w1_warm() {
-	read_archive 1 0
+	local o b
+	ARCH_FILE=$(arch_file)
+	read_base
+	read_ours
+	alternate "$REPS" read_base read_ours
+	o=$(median "${O_T[@]}")
+	b=$(median "${B_T[@]}")
+	row 1 "cat $((ARCH_BYTES >> 20)) MiB archive, warm (vs state dir)" \
+		"$(mibs "$ARCH_BYTES" "$o")" "$(mibs "$ARCH_BYTES" "$b")" \
+		"$(ratio "$b" "$o")" 0.85 ge
 }
 
 w2_cold() {
-	read_archive 2 1
+	local o b
+	ARCH_FILE=$(arch_file)
+	alternate "$REPS" read_base read_ours drop_both
+	o=$(median "${O_T[@]}")
+	b=$(median "${B_T[@]}")
+	row 2 "cat $((ARCH_BYTES >> 20)) MiB archive, cold (vs state dir)" \
+		"$(mibs "$ARCH_BYTES" "$o")" "$(mibs "$ARCH_BYTES" "$b")" \
+		"$(ratio "$b" "$o")" 0.70 ge
 }
 
 upload_archive() {
@@ -57,24 +73,25 @@ copy_and_verify() {
 	"$BACKUPCTL" --state "$DIR/arch" verify "$W/copy.backup" > /dev/null
 }
 
-# 3: cp into upload/ (returns when accepted) vs cp + backupctl verify.
+# Before each of workload 3's runs: no copy, no backup.
+upload_prep() {
+	rm -f "$W/copy.backup"
+	[ ! -d "$W/march/system/backups/$ARCH_ID" ] ||
+		rmdir "$W/march/system/backups/$ARCH_ID"
+}
+
+# 3: cp into upload/ (returns when accepted) vs cp + verify.
 w3_upload() {
-	local o b i ours=() base=()
+	local o b
 	cat_null "$DIR/arch.backup"
 	hwm_reset "$W/march"
-	for ((i = 0; i < REPS; i++)); do
-		timed b copy_and_verify
-		rm -f "$W/copy.backup"
-		rmdir "$W/march/system/backups/$ARCH_ID"
-		timed o upload_archive
-		base+=("$b")
-		ours+=("$o")
-	done
+	alternate "$REPS" copy_and_verify upload_archive upload_prep
+	rm -f "$W/copy.backup"
 	HWM3=$(hwm_mib "$W/march")
-	o=$(median "${ours[@]}")
-	b=$(median "${base[@]}")
-	row 3 "upload $((ARCH_BYTES >> 20)) MiB archive (vs cp + verify)" "$(secs "$o")" "$(secs "$b")" \
-		"$(ratio "$o" "$b")" 1.25 le
+	o=$(median "${O_T[@]}")
+	b=$(median "${B_T[@]}")
+	row 3 "upload $((ARCH_BYTES >> 20)) MiB archive (vs cp + verify)" \
+		"$(secs "$o")" "$(secs "$b")" "$(ratio "$o" "$b")" 1.25 le
 }
 
 sqlite_enc() {
@@ -203,36 +220,39 @@ w7_restore() {
 		"$(secs "$o")" "$(secs "$b")" "$(ratio "$o" "$b")" 2 le
 }
 
-ls_l() {
-	ls -l "$1" > /dev/null
+ls_real() {
+	ls -l "$W/realdir" > /dev/null
+}
+
+ls_ours() {
+	ls -l "$W/mmany/domains/small/backups" > /dev/null
 }
 
 # 8: ls -l of backups/ with BACKUPS backups vs of a real directory of as
 # many directories.
 w8_ls() {
-	local o b i ours=() base=() real=$W/realdir m=$W/mmany/domains/small/backups
-	mkdir -p "$real"
-	ls "$m" | grep -v -e '^create$' -e '^upload$' -e '^restore$' \
-		-e '^latest$' | (cd "$real" && xargs mkdir)
-	ls_l "$real"
-	ls_l "$m"
-	for ((i = 0; i < LS_REPS; i++)); do
-		timed b ls_l "$real"
-		timed o ls_l "$m"
-		base+=("$b")
-		ours+=("$o")
-	done
-	rm -rf "$real"
-	o=$(median "${ours[@]}")
-	b=$(median "${base[@]}")
+	local o b
+	mkdir -p "$W/realdir"
+	ls "$W/mmany/domains/small/backups" | grep -v -e '^create$' \
+		-e '^upload$' -e '^restore$' -e '^latest$' |
+		(cd "$W/realdir" && xargs mkdir)
+	ls_real
+	ls_ours
+	alternate "$LS_REPS" ls_real ls_ours
+	rm -rf "$W/realdir"
+	o=$(median "${O_T[@]}")
+	b=$(median "${B_T[@]}")
 	row 8 "ls -l of backups/ with $BACKUPS backups (vs real dir)" \
 		"$(secs "$o")" "$(secs "$b")" "$(ratio "$o" "$b")" 3 le
 }
 
 # 9: the archive read through restic mount vs through ours (warm).
+read_restic() {
+	cat_null "$RESTIC_FILE"
+}
+
 w9_restic() {
-	local o r i f ours=() rest=() m
-	m=$(mount_archive)
+	local o r i f
 	rm -rf "$W/restic-arch"
 	restic -q -r "$W/restic-arch" init > /dev/null
 	restic -q -r "$W/restic-arch" backup "$DIR/arch.backup" > /dev/null
@@ -247,19 +267,15 @@ w9_restic() {
 		sleep 0.1
 	done
 	[ -f "$f" ] || die "restic mount: no $f after 20 s"
-	cat_null "$m"
-	for ((i = 0; i < HEAVY; i++)); do
-		timed r cat_null "$f"
-		timed o cat_null "$m"
-		rest+=("$r")
-		ours+=("$o")
-	done
+	RESTIC_FILE=$f
+	read_ours
+	alternate "$HEAVY" read_restic read_ours
 	fusermount3 -u "$W/rmnt"
 	wait "$RESTIC_MNT_PID" || true
 	RESTIC_MNT_PID=
 	rm -rf "$W/restic-arch"
-	o=$(median "${ours[@]}")
-	r=$(median "${rest[@]}")
+	o=$(median "${O_T[@]}")
+	r=$(median "${B_T[@]}")
 	row 9 "cat $((ARCH_BYTES >> 20)) MiB archive (vs restic mount)" "$(mibs "$ARCH_BYTES" "$o")" \
 		"$(mibs "$ARCH_BYTES" "$r")" "$(ratio "$r" "$o")" 1 ge
 }
