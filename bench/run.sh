@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
 	--dir) DIR=$2; shift ;;
 	--fresh) FRESH=1 ;;
 	--reps) REPS=$2; shift ;;
-	--only) ONLY=,$2, ;;
+	--only) ONLY=,$2,; shift ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac

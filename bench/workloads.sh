@@ -39,28 +39,27 @@ drop_both() {
 	drop_cache "$ARCH_FILE" "$(mount_archive)"
 }
 
-w1_warm() {
+# read_archive NUM WARM|COLD TARGET: workloads 1 and 2.
+read_archive() {
 	local o b
 	ARCH_FILE=$(arch_file)
 	read_base
 	read_ours
-	alternate "$REPS" read_base read_ours
+	alternate "$REPS" read_base read_ours \
+		"$([ "$2" = cold ] && echo drop_both)"
 	o=$(median "${O_T[@]}")
 	b=$(median "${B_T[@]}")
-	row 1 "cat $((ARCH_BYTES >> 20)) MiB archive, warm (vs state dir)" \
+	row "$1" "cat $((ARCH_BYTES >> 20)) MiB archive, $2 (vs state dir)" \
 		"$(mibs "$ARCH_BYTES" "$o")" "$(mibs "$ARCH_BYTES" "$b")" \
-		"$(ratio "$b" "$o")" 0.85 ge
+		"$(ratio "$b" "$o")" "$3" ge
+}
+
+w1_warm() {
+	read_archive 1 warm 0.85
 }
 
 w2_cold() {
-	local o b
-	ARCH_FILE=$(arch_file)
-	alternate "$REPS" read_base read_ours drop_both
-	o=$(median "${O_T[@]}")
-	b=$(median "${B_T[@]}")
-	row 2 "cat $((ARCH_BYTES >> 20)) MiB archive, cold (vs state dir)" \
-		"$(mibs "$ARCH_BYTES" "$o")" "$(mibs "$ARCH_BYTES" "$b")" \
-		"$(ratio "$b" "$o")" 0.70 ge
+	read_archive 2 cold 0.70
 }
 
 upload_archive() {
