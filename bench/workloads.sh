@@ -1,5 +1,7 @@
 # bench/workloads.sh - the workloads of bench/run.sh, each alternating
 # with its baseline; results go to the table through row().  Sourced.
+# Runs that write much start after a sync (untimed), so that none pays
+# for the writeback of the one before.
 
 declare -a W4_OURS=() W6_FULL=()
 HWM3= HWM4= HWM7=
@@ -77,6 +79,7 @@ upload_prep() {
 	rm -f "$W/copy.backup"
 	[ ! -d "$W/march/system/backups/$ARCH_ID" ] ||
 		rmdir "$W/march/system/backups/$ARCH_ID"
+	sync
 }
 
 # 3: cp into upload/ (returns when accepted) vs cp + verify.
@@ -110,13 +113,16 @@ w4_backup() {
 	SYS_ID=
 	hwm_reset "$W/mbig"
 	for ((i = 0; i < HEAVY; i++)); do
+		sync
 		timed b sqlite_enc
 		rm -f "$W/db.copy" "$W/db.enc"
 		[ -n "$SYS_ID" ] && rmdir "$W/mbig/system/backups/$SYS_ID"
+		sync
 		timed o backup_now "$W/mbig" system '{}' > "$W/sys.id"
 		SYS_ID=$(cat "$W/sys.id")
 		rm -rf "$W/restic-db"
 		restic -q -r "$W/restic-db" init > /dev/null
+		sync
 		timed r restic_db
 		base+=("$b")
 		ours+=("$o")
@@ -160,8 +166,10 @@ w6_domain() {
 	DOM_ID=
 	for ((i = 0; i < HEAVY; i++)); do
 		[ -n "$DOM_ID" ] && rmdir "$W/mbig/domains/big/backups/$DOM_ID"
+		sync
 		timed b backup_now "$W/mbig" domains/big '{}' > "$W/dom.id"
 		DOM_ID=$(cat "$W/dom.id")
+		sync
 		timed o backup_now "$W/mbig" domains/big "$DOM_FILTER" > "$W/f.id"
 		rmdir "$W/mbig/domains/big/backups/$(cat "$W/f.id")"
 		base+=("$b")
@@ -198,8 +206,10 @@ w7_restore() {
 		cp "$W/big.backupkey" "$m/domains/$dom/backupkeys/upload/"
 		cp "$W/dom.backup" "$m/domains/$dom/backups/upload/"
 		hwm_reset "$m"
+		sync
 		timed d restore_now "$m/domains/$dom/backups/$DOM_ID"
 		rmdir "$m/domains/$dom/backups/$DOM_ID"
+		sync
 		timed o restore_now "$m/system/backups/$SYS_ID"
 		HWM7=$(awk -v a="$HWM7" -v b="$(hwm_mib "$m")" \
 			'BEGIN { print (b > a ? b : a) }')
