@@ -19,8 +19,8 @@
  *     cache, not in our heap;
  *   - the report's name lists stop at NAMES_MAX names each.
  *
- * Key material: bk_snapshot_read hands over the clear bytes and wipes
- * them after the call; they are only passed to bk_rot_wrap here, and the
+ * Key material: bk_snapshot_read_wrapped hands it over already wrapped
+ * with the root of trust (the clear bytes never reach this file); the
  * wrapped form is not secret.
  */
 #include "snapshot_int.h"
@@ -325,9 +325,6 @@ static int insert(struct rd *r, json_object *row, const char *id,
 		  const uint8_t *mat, size_t mlen, struct bk_err *err)
 {
 	struct bk_res_row res = { 0 };
-	uint8_t *wrapped = NULL;
-	size_t wlen = 0;
-	int ret;
 
 	res.id = id;
 	res.domain = r->target;
@@ -341,17 +338,9 @@ static int insert(struct rd *r, json_object *row, const char *id,
 	res.created_at = bk_snap_str(row, "createdAt");
 	if (!res.attrs)
 		return bk_errf(err, -ENOMEM, "out of memory");
-	if (mat) {
-		ret = bk_rot_wrap(bk_rot_for(r->rot, r->target), mat, mlen,
-				  &wrapped, &wlen, err);
-		if (ret)
-			return ret;
-		res.wrapped = wrapped;
-		res.wrapped_len = wlen;
-	}
-	ret = bk_res_insert(r->s, &res, err);
-	free(wrapped);
-	return ret;
+	res.wrapped = mat;		/* wrapped already */
+	res.wrapped_len = mat ? mlen : 0;
+	return bk_res_insert(r->s, &res, err);
 }
 
 static int on_resource(struct rd *r, json_object *row, const uint8_t *mat,
@@ -558,6 +547,7 @@ int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
+	bk_snap_bulk(s, 1);
 	ret = bk_tx_begin(s, &tx, err);
 	if (ret)
 		goto out;
@@ -566,8 +556,8 @@ int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 	    (ret = prepare(r, err)) ||
 	    (ret = target_check(r, err)))
 		goto out;
-	ret = bk_snapshot_read(source, arg, on_row, r, NULL, progress,
-			       progress_arg, err);
+	ret = bk_snapshot_read_wrapped(source, arg, rot, target, on_row, r,
+				       NULL, progress, progress_arg, err);
 	if (!ret && r->failed)
 		ret = conflict_error(r, err);
 	if (ret)
@@ -585,6 +575,7 @@ out:
 	finalize(r);
 	if (in_tx)
 		bk_tx_rollback(s, &tx);	/* the temporary tables too */
+	bk_snap_bulk(s, 0);
 	report_fill(r, report, ret == 0);
 	stats_free(r);
 	free(r->target_hsm);

@@ -71,10 +71,20 @@ int bk_snapshot_read(bk_source_fn source, void *arg, bk_row_fn cb,
 		     bk_progress_fn progress, void *progress_arg,
 		     struct bk_err *err);
 
+/* As bk_snapshot_read, but the material reaches cb wrapped (bk_rot_wrap,
+ * in the reading thread: restores use it) by the key of domain, or when
+ * domain is NULL by the key of each row's own "domain" (bk_rot_for). */
+int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
+			     struct bk_rot *rot, const char *domain,
+			     bk_row_fn cb, void *cb_arg,
+			     json_object *counts, bk_progress_fn progress,
+			     void *progress_arg, struct bk_err *err);
+
 /* Inserts one row as bk_snapshot_read delivers it ("domain", "resource",
  * "member" or "link"; rows are not re-checked) into the store, the
- * material wrapped with rot.  Runs in the caller's transaction.  -EEXIST
- * (with words) for a row that is already there. */
+ * material wrapped with rot (rot NULL: material is wrapped already, as
+ * bk_snapshot_read_wrapped delivers it).  Runs in the caller's
+ * transaction.  -EEXIST (with words) for a row that is already there. */
 int bk_snapshot_insert_row(struct bk_store *s, struct bk_rot *rot,
 			   const char *t, json_object *row,
 			   const uint8_t *material, size_t material_len,

@@ -46,6 +46,9 @@ static inline const char *bk_snap_str(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* A restore's page cache (on = 1), then the usual one again (on = 0). */
+void bk_snap_bulk(struct bk_store *s, int on);
+
 /* ---- writing (snapshot.c, snapshot_rows.c) ---- */
 
 /* Lines batched for the sink; wiped after each call of it. */

@@ -14,6 +14,8 @@
 #include "snapshot_int.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -470,84 +472,290 @@ static void wipe_line(struct state *st, json_object *o, char *line,
 	OPENSSL_cleanse(line, len);
 }
 
+/* ---- the pipeline ----
+ *
+ * With a call-back (a restore), lines are read and checked in a thread of
+ * their own while the calling thread runs the call-back (SQLite) on the
+ * lines before them: a restore's time was half parsing, checking and
+ * decoding, half inserting.  Batches of checked lines pass between the
+ * two in order; PIPE_BATCHES of them at most, each of at most PIPE_ITEMS
+ * lines or about PIPE_BYTES, bound the memory.  The checking thread also
+ * wraps the material (bk_snapshot_read_wrapped) and frees the lines the
+ * call-back is done with, so that the calling thread does little more
+ * than SQLite.  A line's copies of its material are wiped by the checking
+ * thread as soon as it is checked; the decoded (or wrapped) bytes travel
+ * with the line and are wiped before they are freed.  Without a call-back (bk_snapshot_check), or if the thread
+ * cannot start, one thread does both, batch by batch. */
+#define PIPE_ITEMS 256
+#define PIPE_BYTES (1024 * 1024)
+#define PIPE_BATCHES 4
+
+struct item {
+	json_object *o;
+	const char *t;			/* its kind (in o, or "head") */
+	uint8_t *mat;
+	size_t mlen;
+	long lineno;
+};
+
+struct batch {
+	struct item v[PIPE_ITEMS];
+	int n;
+	int full;			/* checked, not yet handed over */
+	int last;			/* the checking thread's last batch */
+	int ret;			/* with last: 0 at the end, or an error */
+	long lineno;			/* the line of a check error; 0 */
+	struct bk_err e;
+};
+
+struct pipe {
+	struct reader r;
+	struct state st;
+	struct bk_rot *rot;		/* wrap material with it; NULL: no */
+	const char *domain;		/* for this domain; NULL: the row's */
+	struct batch b[PIPE_BATCHES];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop;
+};
+
+static void item_free(struct item *it)
+{
+	if (it->mat) {
+		OPENSSL_cleanse(it->mat, it->mlen);
+		free(it->mat);
+	}
+	json_object_put(it->o);
+	memset(it, 0, sizeof(*it));
+}
+
+/* Replaces the clear material of it by the material wrapped with the key
+ * of its domain (p->domain, else the row's own). */
+static int wrap_item(struct pipe *p, struct item *it, struct bk_err *err)
+{
+	const char *domain = p->domain;
+	uint8_t *wrapped = NULL;
+	size_t wlen = 0;
+	int ret;
+
+	if (!domain)
+		domain = bk_snap_str(it->o, "domain");
+	ret = bk_rot_wrap(bk_rot_for(p->rot, domain), it->mat, it->mlen,
+			  &wrapped, &wlen, err);
+	OPENSSL_cleanse(it->mat, it->mlen);
+	free(it->mat);
+	it->mat = wrapped;
+	it->mlen = wlen;
+	return ret;
+}
+
+/* Reads and checks lines into b until it is full, at the end of the
+ * payload, or at an error. */
+static void produce(struct pipe *p, struct batch *b)
+{
+	size_t len = 0, bytes = 0;
+	char *line = NULL;
+	int ret;
+
+	while (b->n > 0)		/* the lines handed over last time */
+		item_free(&b->v[--b->n]);
+	b->last = 0;
+	b->ret = 0;
+	b->lineno = 0;
+	memset(&b->e, 0, sizeof(b->e));
+	while (b->n < PIPE_ITEMS && bytes < PIPE_BYTES) {
+		struct item *it = &b->v[b->n];
+
+		ret = reader_next(&p->r, &line, &len, &b->e);
+		if (ret != 1) {
+			b->last = 1;
+			b->ret = ret;
+			return;
+		}
+		memset(it, 0, sizeof(*it));
+		ret = check_line(&p->st, p->r.lineno, line, len, &it->o, &it->t,
+				 &it->mat, &it->mlen, &b->e);
+		if (it->mat || (it->o && json_object_object_get_ex(it->o,
+							"material", NULL)))
+			wipe_line(&p->st, it->o, line, len);
+		if (!ret && it->mat && p->rot)
+			ret = wrap_item(p, it, &b->e);
+		if (ret) {
+			item_free(it);
+			b->last = 1;
+			b->ret = ret;
+			b->lineno = p->r.lineno;
+			return;
+		}
+		it->lineno = p->r.lineno;
+		b->n++;
+		bytes += len;
+	}
+}
+
+static void *producer(void *arg)
+{
+	struct pipe *p = arg;
+	struct batch *b;
+	uint64_t i;
+	int last = 0;
+
+	for (i = 0; !last; i++) {
+		b = &p->b[i % PIPE_BATCHES];
+		pthread_mutex_lock(&p->lock);
+		while (b->full && !p->stop)
+			pthread_cond_wait(&p->cond, &p->lock);
+		last = p->stop;
+		pthread_mutex_unlock(&p->lock);
+		if (last)
+			break;
+		produce(p, b);
+		last = b->last;
+		pthread_mutex_lock(&p->lock);
+		b->full = 1;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+/* Hands b's lines to cb in order; 0, or the error (in err). */
+static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
+		   void *cb_arg, bk_progress_fn progress, void *progress_arg,
+		   uint64_t *rows, struct bk_err *err)
+{
+	struct bk_err e = { 0 };
+	int ret = 0;
+
+	for (int k = 0; k < b->n; k++) {
+		struct item *it = &b->v[k];
+
+		if (!ret && cb) {
+			ret = cb(cb_arg, it->t, it->o, it->mat,
+				 it->mat ? it->mlen : 0, &e);
+			if (ret)
+				bk_errf(err, ret, "payload line %ld: %s",
+					it->lineno, e.msg[0] ? e.msg : "refused");
+		}
+		if (!ret && progress && strcmp(it->t, "end")) {
+			if (it->lineno == 1)
+				progress(progress_arg, 0, p->st.total > 0 ?
+					 (uint64_t)p->st.total : 0);
+			else if (++*rows % BK_SNAP_PROGRESS_EVERY == 0)
+				progress(progress_arg, *rows, p->st.total > 0 ?
+					 (uint64_t)p->st.total : 0);
+		}
+	}
+	if (ret || !b->last || !b->ret)
+		return ret;
+	if (b->lineno)
+		return bk_errf(err, b->ret, "payload line %ld: %s", b->lineno,
+			       b->e.msg[0] ? b->e.msg : "refused");
+	if (err)
+		*err = b->e;		/* the reader's, in words already */
+	return b->ret;
+}
+
 int bk_snapshot_read(bk_source_fn source, void *arg, bk_row_fn cb,
 		     void *cb_arg, json_object *counts,
 		     bk_progress_fn progress, void *progress_arg,
 		     struct bk_err *err)
 {
-	struct reader r = { .source = source, .arg = arg };
-	struct state st = { .total = -1 };
-	struct bk_err e = { 0 };
-	json_object *o = NULL;
-	const char *t = NULL;
-	uint8_t *mat = NULL;
-	size_t mlen = 0, len = 0;
-	uint64_t rows = 0;
-	char *line = NULL;
-	int ret;
+	return bk_snapshot_read_wrapped(source, arg, NULL, NULL, cb, cb_arg,
+					counts, progress, progress_arg, err);
+}
 
-	r.cap = READ_CHUNK;
-	r.buf = malloc(r.cap);
-	st.tok = json_tokener_new();
-	st.domains = json_object_new_object();
-	if (!r.buf || !st.tok || !st.domains) {
+int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
+			     struct bk_rot *rot, const char *domain,
+			     bk_row_fn cb, void *cb_arg,
+			     json_object *counts, bk_progress_fn progress,
+			     void *progress_arg, struct bk_err *err)
+{
+	struct pipe *p = calloc(1, sizeof(*p));
+	struct batch *b;
+	pthread_t tid;
+	uint64_t rows = 0, i;
+	int threaded = 0, ret = 0;
+
+	if (!p)
+		return bk_errf(err, -ENOMEM, "out of memory");
+	p->r.source = source;
+	p->r.arg = arg;
+	p->rot = rot;
+	p->domain = domain;
+	p->r.cap = READ_CHUNK;
+	p->r.buf = malloc(p->r.cap);
+	p->st.total = -1;
+	p->st.tok = json_tokener_new();
+	p->st.domains = json_object_new_object();
+	if (!p->r.buf || !p->st.tok || !p->st.domains) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	json_tokener_set_flags(st.tok, JSON_TOKENER_STRICT);
-	if (printbuf_memset(st.tok->pb, 0, 0, TOK_SCRATCH) < 0) {
+	json_tokener_set_flags(p->st.tok, JSON_TOKENER_STRICT);
+	if (printbuf_memset(p->st.tok->pb, 0, 0, TOK_SCRATCH) < 0) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	printbuf_reset(st.tok->pb);
-	while ((ret = reader_next(&r, &line, &len, err)) == 1) {
-		ret = check_line(&st, r.lineno, line, len, &o, &t, &mat, &mlen,
-				 &e);
-		if (!ret && cb)
-			ret = cb(cb_arg, t, o, mat, mat ? mlen : 0, &e);
-		if (mat || (o && json_object_object_get_ex(o, "material", NULL)))
-			wipe_line(&st, o, line, len);
-		if (mat) {
-			OPENSSL_cleanse(mat, mlen);
-			free(mat);
-			mat = NULL;
+	printbuf_reset(p->st.tok->pb);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	threaded = cb && pthread_create(&tid, NULL, producer, p) == 0;
+	for (i = 0;; i++) {
+		b = &p->b[i % PIPE_BATCHES];
+		if (threaded) {
+			pthread_mutex_lock(&p->lock);
+			while (!b->full)
+				pthread_cond_wait(&p->cond, &p->lock);
+			pthread_mutex_unlock(&p->lock);
+		} else {
+			produce(p, b);
 		}
-		json_object_put(o);
-		o = NULL;
-		if (ret) {
-			bk_errf(err, ret, "payload line %ld: %s", r.lineno,
-				e.msg[0] ? e.msg : "refused");
-			goto out;
-		}
-		if (!progress || st.ended)
-			continue;
-		if (r.lineno == 1)
-			progress(progress_arg, 0,
-				 st.total > 0 ? (uint64_t)st.total : 0);
-		else if (++rows % BK_SNAP_PROGRESS_EVERY == 0)
-			progress(progress_arg, rows,
-				 st.total > 0 ? (uint64_t)st.total : 0);
+		ret = consume(p, b, cb, cb_arg, progress, progress_arg, &rows,
+			      err);
+		pthread_mutex_lock(&p->lock);
+		b->full = 0;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		if (ret || b->last)
+			break;
 	}
+	if (threaded) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = 1;
+		pthread_cond_broadcast(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(tid, NULL);
+		for (i = 0; i < PIPE_BATCHES; i++)
+			while (p->b[i].n > 0)
+				item_free(&p->b[i].v[--p->b[i].n]);
+	}
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
 	if (ret < 0)
 		goto out;
-	if (r.lineno == 0)
+	if (p->r.lineno == 0)
 		ret = bk_errf(err, -EINVAL, "the payload is empty");
-	else if (!st.ended)
+	else if (!p->st.ended)
 		ret = bk_errf(err, -EINVAL,
 			      "the payload ends after line %ld without its end line (truncated)",
-			      r.lineno);
+			      p->r.lineno);
 	if (ret)
 		goto out;
-	bk_snap_counts_json(st.n, counts);
+	bk_snap_counts_json(p->st.n, counts);
 	if (progress)
-		progress(progress_arg, st.n[BK_C_TOTAL], st.n[BK_C_TOTAL]);
+		progress(progress_arg, p->st.n[BK_C_TOTAL],
+			 p->st.n[BK_C_TOTAL]);
 out:
-	if (r.buf) {
-		OPENSSL_cleanse(r.buf, r.cap);
-		free(r.buf);
+	if (p->r.buf) {
+		OPENSSL_cleanse(p->r.buf, p->r.cap);
+		free(p->r.buf);
 	}
-	json_object_put(st.domains);
-	json_tokener_free(st.tok);
+	json_object_put(p->st.domains);
+	json_tokener_free(p->st.tok);
+	free(p);
+	if (threaded)
+		malloc_trim(0);	/* the thread's arena: see bk_snap_write_resources */
 	return ret;
 }
 

@@ -22,6 +22,7 @@
 #include "snapshot_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,6 +528,11 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
 	pthread_cond_destroy(&p.work);
 	pthread_mutex_destroy(&p.lock);
 	free(p.b);
+	/* glibc gives each thread an arena and keeps what was freed in it:
+	 * without this, every backup or restore would leave its workers'
+	 * memory resident, and the daemon's peak would grow with them. */
+	if (nthreads)
+		malloc_trim(0);
 out:
 	sqlite3_finalize(st);
 	return ret;

@@ -6,6 +6,7 @@
  * ENOSYS, which would turn them off for the whole mount).
  */
 #include "bkfs.h"
+#include "dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -609,33 +610,6 @@ static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 
 /* ---- directories ---- */
 
-static int op_opendir(const char *path, struct fuse_file_info *fi)
-{
-	struct bkfs_node n;
-	int r;
-
-	(void)fi;
-	r = bkfs_parse(path, &n);
-	if (r)
-		return r;
-	return n.row->io == IO_DIR ? 0 : -ENOTDIR;
-}
-
-static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
-		      off_t off, struct fuse_file_info *fi,
-		      enum fuse_readdir_flags flags)
-{
-	struct bkfs_node n;
-	int r;
-
-	(void)off;
-	(void)fi;
-	r = bkfs_parse(path, &n);
-	if (r)
-		return r;
-	return bkfs_list(&n, buf, filler, !!(flags & FUSE_READDIR_PLUS));
-}
-
 /* ---- the rest ---- */
 
 static int op_statfs(const char *path, struct statvfs *sv)
@@ -680,6 +654,10 @@ static int op_access(const char *path, int mask)
 	return ((unsigned)mask & ~bits) ? -EACCES : 0;
 }
 
+/* No extended attributes.  ENOSYS makes the kernel remember that and
+ * answer every later getxattr itself (EOPNOTSUPP) instead of asking: `ls
+ * -l` asks three (two ACLs, the SELinux label) per entry, which were
+ * three round trips through the daemon each (docs/PERFORMANCE.md). */
 static int op_getxattr(const char *path, const char *name, char *value,
 		       size_t size)
 {
@@ -687,7 +665,7 @@ static int op_getxattr(const char *path, const char *name, char *value,
 	(void)name;
 	(void)value;
 	(void)size;
-	return -ENODATA;
+	return -ENOSYS;
 }
 
 static int op_listxattr(const char *path, char *list, size_t size)
@@ -743,6 +721,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->nullpath_ok = 0;
 	if (bkfs.max_read)
 		conn->max_read = bkfs.max_read;
+	/* Always READDIRPLUS: in "auto" mode the kernel sends it for the
+	 * first buffer of a listing only, and `ls -l` then costs a LOOKUP
+	 * per entry; with it the entries come with their attributes. */
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	bkfs_log(LOG_INFO, "mounted (entry_timeout=%g attr_timeout=%g)",
 		 cfg->entry_timeout, cfg->attr_timeout);
 	return NULL;
@@ -778,8 +760,9 @@ const struct fuse_operations bkfs_ops = {
 	.getxattr	= op_getxattr,
 	.listxattr	= op_listxattr,
 	.removexattr	= op_removexattr,
-	.opendir	= op_opendir,
-	.readdir	= op_readdir,
+	.opendir	= bkfs_opendir,
+	.readdir	= bkfs_readdir,
+	.releasedir	= bkfs_releasedir,
 	.init		= op_init,
 	.destroy	= op_destroy,
 	.access		= op_access,

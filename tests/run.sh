@@ -4,6 +4,9 @@
 # Run as root on Debian 12, from any directory.  Extra arguments go to
 # ctest (e.g. tests/run.sh -R integration).
 #
+# After the suite, `bench/run.sh --quick` checks that the benchmark suite
+# still runs (small data, no timing judged).
+#
 # Full mode (BK_FULL=1, or CI=true unless BK_FULL=0; .ci/run sets it)
 # runs, after the normal build and suite, three more parts:
 #   asan      the whole suite again, built with ASan + UBSan (gcc) in
@@ -139,6 +142,10 @@ else
 	cmake --build "$BUILD" -j2
 	run_ctest normal "$BUILD" "$@"
 	RESULTS[-1]+="  ($((SECONDS - t0)) s)"
+	# the benchmark suite, small and without targets: it keeps working
+	t1=$SECONDS rc=0
+	"$ROOT/bench/run.sh" --quick --bin "$BUILD" || rc=$?
+	record bench "$rc" "bench/run.sh --quick  ($((SECONDS - t1)) s)"
 	if [ "$FULL" = 1 ]; then
 		part_asan "$@"
 		part_valgrind
