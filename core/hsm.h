@@ -52,6 +52,11 @@ int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
 int bk_hsm_request(struct bk_engine *e, int activate, const char *req,
 		   uid_t uid, struct bk_err *err);
 
+/* -EBUSY while a rotation or activation runs: backups and restores
+ * check it first (the rotation holds the store lock, so what needs the
+ * database waits for its end). */
+int bk_hsm_busy(struct bk_engine *e, struct bk_err *err);
+
 /* The mount point of a backupfs daemon serving the state directory dir
  * (from /proc/self/mountinfo) into buf; -ENOENT if none is found. */
 int bk_hsm_mount_of(const char *dir, char *buf, size_t size);

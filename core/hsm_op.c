@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "fault.h"
 
 struct rot_job {
 	struct bk_engine *e;
@@ -33,7 +34,14 @@ static void *rot_main(void *arg)
 	int ret;
 
 	snprintf(id, sizeof(id), "%s", bk_rot_key_id(j->new));
-	ret = bk_hsm_switch(j->e, j->new, j->activate, j->uid, &count, &err);
+	/* Tests hold the operation here (stall), before the store lock. */
+	if ((ret = bk_fault("hsm.rotate.start"))) {
+		bk_errf(&err, ret, "%s", strerror(-ret));
+		bk_rot_free(j->new);
+	} else {
+		ret = bk_hsm_switch(j->e, j->new, j->activate, j->uid, &count,
+				    &err);
+	}
 	if (!ret)
 		snprintf(msg, sizeof(msg),
 			 "HSM key %s is the active root-of-trust key (was %s); %ld secrets re-wrapped",
@@ -126,6 +134,22 @@ int bk_hsm_request(struct bk_engine *e, int activate, const char *req,
 	}
 	json_object_put(o);
 	return ret;
+}
+
+int bk_hsm_busy(struct bk_engine *e, struct bk_err *err)
+{
+	char what[16] = "";
+
+	pthread_mutex_lock(&e->op_lock);
+	if (e->op_running && !json_object_object_get(e->op, "backupId"))
+		snprintf(what, sizeof(what), "%s", json_object_get_string(
+			json_object_object_get(e->op, "operation")));
+	pthread_mutex_unlock(&e->op_lock);
+	if (!what[0])
+		return 0;
+	return bk_errf(err, -EBUSY,
+		       "the HSM root of trust is being changed (%s); backups and restores are refused until it has ended (see status)",
+		       what);
 }
 
 /* Undoes the octal escapes of /proc/self/mountinfo (\040 for a space)
