@@ -150,6 +150,23 @@ int bk_hsm_configure(struct bk_store *s, struct bk_rot *rot,
 	return ret;
 }
 
+int bk_hsm_rot_current(struct bk_store *s, struct bk_rot *rot,
+		       struct bk_err *err)
+{
+	char *id = NULL;
+	int ret;
+
+	if (strcmp(bk_rot_kind(rot), "pkcs11"))
+		return 0;
+	ret = active_id(s, &id, err);
+	if (!ret && id && strcmp(id, bk_rot_key_id(rot)))
+		ret = bk_errf(err, -EAGAIN,
+			      "the root of trust was rotated meanwhile (active key now %s, not %s): nothing was changed; try again",
+			      id, bk_rot_key_id(rot));
+	free(id);
+	return ret;
+}
+
 /* ---- status ---- */
 
 struct status_arg {

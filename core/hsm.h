@@ -95,6 +95,12 @@ int bk_hsm_bind_header(struct bk_engine *e, json_object *header,
  * here. */
 int bk_hsm_domains(struct bk_engine *e, const char *domain, json_object **out,
 		   struct bk_err *err);
+/* In a write transaction of s that stores secrets wrapped by rot: -EAGAIN
+ * unless rot is the active key (another process, the daemon, may have
+ * rotated since rot was opened; its rotation commits before or after
+ * this transaction, never in it). */
+int bk_hsm_rot_current(struct bk_store *s, struct bk_rot *rot,
+		       struct bk_err *err);
 /* Daemon start: a rotation that never committed is rolled back. */
 int bk_hsm_recover(struct bk_engine *e, struct bk_err *err);
 /* The steps of bk_hsm_activate: -EINVAL unless key_id (NULL: a new key)

@@ -146,7 +146,23 @@ assert_fails_with EINVAL "bk_put '$MA/hsm/activate' '{\"keyId\":\"not-hex\"}'"
 assert_fails_with ENOENT "bk_put '$MA/hsm/activate' '{\"keyId\":\"0011223344556677\"}'"
 assert_contains "$(jq -r .lastError.message "$MA/status")" "no key labelled" "an unknown key: named"
 assert_eq "$(jq -r .hsm.keyId "$MA/appliance.json")" "$K1" "the refusals changed nothing"
+# A backupctl that opened the state directory before the daemon rotates
+# (its import waits for its input) stores nothing under the old key.
+mkfifo "$BK_TMP/imp"
+exec 3<>"$BK_TMP/imp"
+"$BACKUPCTL" --state "$A" resource import "$BK_TMP/imp" >"$BK_TMP/imp.out" 2>&1 3>&- &
+ipid=$!
+for ((i = 0; i < 100; i++)); do
+	ls -l "/proc/$ipid/fd" 2>/dev/null | grep -q "$BK_TMP/imp" && break
+	sleep 0.1
+done
 assert_eq "$(run "$MA/hsm/rotate" '{}' "$MA")" Completed "rotate through the mount"
+printf '{"domain":"root","type":"keys","name":"stale-1"}\n' >&3
+exec 3>&-
+rc=0; wait "$ipid" || rc=$?
+assert_eq "$rc" 1 "an import opened before the rotation is refused"
+assert_contains "$(cat "$BK_TMP/imp.out")" "rotated meanwhile" "and says why"
+assert_eq "$(sqlite3 "$A/backupfs.db" "SELECT count(*) FROM resources WHERE name = 'stale-1'")" 0 "nothing was stored"
 st=$(cat "$MA/status")
 K2=$(jq -r .keyId "$MA/hsm/status.json")
 assert_match "$K2" '^[0-9a-f]{16}$' "a new active key"
