@@ -449,10 +449,36 @@ static void retire(struct bk_engine *e, struct bk_rot *old)
 	e->rot_retired = v;
 }
 
-/* Steps 1 and 2 (docs/HSM.md) in db_lock; *pending: the row recorded. */
-static int switch_locked(struct bk_engine *e, struct bk_rot *new,
-			 long *count, struct bk_err *err)
+/* The daemon's operation op_id Completed with msg, in the rotation's
+ * transaction: a crash after its commit is not reported as an
+ * interrupted rotation. */
+static int op_done(struct bk_store *s, const char *op_id, const char *msg,
+		   struct bk_err *err)
 {
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	bk_now(now);
+	if (sqlite3_prepare_v2(bk_store_db(s), "UPDATE operations SET status ="
+			       " 'Completed', progress = 100, finished_at = ?1,"
+			       " message = ?2 WHERE id = ?3", -1, &st,
+			       NULL) != SQLITE_OK)
+		return bk_db_err(s, err);
+	sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, msg, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, op_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : bk_db_err(s, err);
+}
+
+/* Steps 1 and 2 (docs/HSM.md) in db_lock; msg: what is done. */
+static int switch_locked(struct bk_engine *e, struct bk_rot *new,
+			 const char *op_id, char *msg, size_t msglen,
+			 struct bk_err *err)
+{
+	long count = 0;
 	int ret;
 
 	if ((ret = bk_hsm_recover(e, err)))
@@ -465,13 +491,18 @@ static int switch_locked(struct bk_engine *e, struct bk_rot *new,
 	if ((ret = bk_fault("hsm.rotate.recorded")) ||
 	    (ret = bk_store_begin(e->store, err)))
 		goto undo;
-	ret = rewrap_all(e, new, count, err);
+	ret = rewrap_all(e, new, &count, err);
 	if (!ret)
 		ret = exec1(e->store, "UPDATE rot_keys SET state = 'inactive'"
 			    " WHERE state = 'active'", NULL, NULL, err);
 	if (!ret)
 		ret = exec1(e->store, "UPDATE rot_keys SET state = 'active'"
 			    " WHERE id = ?1", bk_rot_key_id(new), NULL, err);
+	snprintf(msg, msglen,
+		 "HSM key %s is the active root-of-trust key (was %s); %ld secrets re-wrapped",
+		 bk_rot_key_id(new), bk_rot_key_id(e->rot), count);
+	if (!ret && op_id)
+		ret = op_done(e->store, op_id, msg, err);
 	if (!ret && (ret = bk_fault("hsm.rotate.commit")))
 		bk_errf(err, ret, "cannot commit: %s", strerror(-ret));
 	if (!ret && !(ret = bk_store_commit(e->store, err)))
@@ -486,16 +517,14 @@ undo:
 }
 
 int bk_hsm_switch(struct bk_engine *e, struct bk_rot *new, int activate,
-		  uid_t uid, long *count, struct bk_err *err)
+		  uid_t uid, const char *op_id, char *msg, size_t msglen,
+		  struct bk_err *err)
 {
 	const char *action = activate ? "hsm.activate" : "hsm.rotate";
-	char msg[256], old[65];
 	int ret;
 
-	*count = 0;
-	snprintf(old, sizeof(old), "%s", bk_rot_key_id(e->rot));
 	pthread_mutex_lock(&e->db_lock);
-	ret = switch_locked(e, new, count, err);
+	ret = switch_locked(e, new, op_id, msg, msglen, err);
 	if (!ret) {
 		bk_fault("hsm.rotate.committed");	/* kill only */
 		/* Under db_lock, like every wrap of a secret that is
@@ -504,9 +533,6 @@ int bk_hsm_switch(struct bk_engine *e, struct bk_rot *new, int activate,
 		bk_rot_move_links(e->rot, new);
 		retire(e, e->rot);
 		__atomic_store_n(&e->rot, new, __ATOMIC_RELEASE);
-		snprintf(msg, sizeof(msg),
-			 "active root-of-trust key %s (was %s); %ld secrets re-wrapped",
-			 bk_rot_key_id(new), old, *count);
 		bk_audit_s(e, e->store, uid, action, bk_rot_key_id(new), "ok",
 			   msg);
 	}
@@ -523,7 +549,7 @@ int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
 		    struct bk_err *err)
 {
 	struct bk_rot *new = NULL;
-	long count;
+	char msg[256];
 	int lock = -1, ret;
 
 	if ((ret = bk_hsm_check(e, key_id, err)) ||
@@ -531,8 +557,8 @@ int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
 		return ret;
 	ret = bk_hsm_new_key(e, key_id, &new, err);
 	if (!ret)
-		ret = bk_hsm_switch(e, new, key_id != NULL, getuid(), &count,
-				    err);
+		ret = bk_hsm_switch(e, new, key_id != NULL, getuid(), NULL,
+				    msg, sizeof(msg), err);
 	if (!ret && id_out)
 		*id_out = strdup(bk_rot_key_id(e->rot));
 	if (lock >= 0)

@@ -106,13 +106,15 @@ int bk_hsm_recover(struct bk_engine *e, struct bk_err *err);
 /* The steps of bk_hsm_activate: -EINVAL unless key_id (NULL: a new key)
  * can become the active key; the new key opened (or created on the
  * token: step 0); steps 1 and 2 and the switch of e->rot to new under
- * db_lock (new is taken, freed on failure; audited).  *count: secrets
- * re-wrapped. */
+ * db_lock (new is taken, freed on failure; audited).  op_id (may be
+ * NULL): the daemon's operation, marked Completed in the same
+ * transaction; msg: what was done (key ids, secrets re-wrapped). */
 int bk_hsm_check(struct bk_engine *e, const char *key_id, struct bk_err *err);
 int bk_hsm_new_key(struct bk_engine *e, const char *key_id,
 		   struct bk_rot **new, struct bk_err *err);
 int bk_hsm_switch(struct bk_engine *e, struct bk_rot *new, int activate,
-		  uid_t uid, long *count, struct bk_err *err);
+		  uid_t uid, const char *op_id, char *msg, size_t msglen,
+		  struct bk_err *err);
 
 /* Archives sealed by HSM keys (tie.c): a system backup tied to the HSM
  * (header "tiedToHSM", "hsmKeyId") and backups holding HSM-anchored

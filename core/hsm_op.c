@@ -19,6 +19,7 @@ struct rot_job {
 	int activate;
 	uid_t uid;
 	char old[65];
+	char op_id[33];
 };
 
 static const struct bk_field fields_rotate[] = { { NULL, 0 } };
@@ -29,24 +30,18 @@ static void *rot_main(void *arg)
 {
 	struct rot_job *j = arg;
 	struct bk_err err = { 0, "" };
-	char msg[256], id[65];
-	long count = 0;
+	char msg[256];
 	int ret;
 
-	snprintf(id, sizeof(id), "%s", bk_rot_key_id(j->new));
 	/* Tests hold the operation here (stall), before the store lock. */
 	if ((ret = bk_fault("hsm.rotate.start"))) {
 		bk_errf(&err, ret, "%s", strerror(-ret));
 		bk_rot_free(j->new);
 	} else {
-		ret = bk_hsm_switch(j->e, j->new, j->activate, j->uid, &count,
-				    &err);
+		ret = bk_hsm_switch(j->e, j->new, j->activate, j->uid,
+				    j->op_id, msg, sizeof(msg), &err);
 	}
-	if (!ret)
-		snprintf(msg, sizeof(msg),
-			 "HSM key %s is the active root-of-trust key (was %s); %ld secrets re-wrapped",
-			 id, j->old, count);
-	else
+	if (ret)
 		snprintf(msg, sizeof(msg),
 			 "the root of trust is unchanged (active key %s): %s",
 			 j->old, err.msg[0] ? err.msg : strerror(-ret));
@@ -101,6 +96,10 @@ static int start(struct bk_engine *e, int activate, const char *key_id,
 	j->activate = activate;
 	j->uid = uid;
 	snprintf(j->old, sizeof(j->old), "%s", bk_rot_key_id(e->rot));
+	pthread_mutex_lock(&e->op_lock);
+	snprintf(j->op_id, sizeof(j->op_id), "%s", json_object_get_string(
+		json_object_object_get(e->op, "id")));
+	pthread_mutex_unlock(&e->op_lock);
 	ret = bk_job_spawn(e, rot_main, j, err);
 	if (ret) {
 		bk_rot_free(j->new);
