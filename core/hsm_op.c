@@ -140,11 +140,11 @@ int bk_hsm_busy(struct bk_engine *e, struct bk_err *err)
 	char what[16] = "";
 
 	pthread_mutex_lock(&e->op_lock);
-	if (e->op_running && !json_object_object_get(e->op, "backupId"))
+	if (e->op_running)
 		snprintf(what, sizeof(what), "%s", json_object_get_string(
 			json_object_object_get(e->op, "operation")));
 	pthread_mutex_unlock(&e->op_lock);
-	if (!what[0])
+	if (strcmp(what, "rotate") && strcmp(what, "activate"))
 		return 0;
 	return bk_errf(err, -EBUSY,
 		       "the HSM root of trust is being changed (%s); backups and restores are refused until it has ended (see status)",
