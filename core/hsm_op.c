@@ -30,7 +30,7 @@ static void *rot_main(void *arg)
 {
 	struct rot_job *j = arg;
 	struct bk_err err = { 0, "" };
-	char msg[256];
+	char msg[sizeof(err.msg) + 256];
 	int ret;
 
 	/* Tests hold the operation here (stall), before the store lock. */
