@@ -277,10 +277,15 @@ before=$(count "$C")
 assert_fails_with EINVAL "bk_put '$MC/system/backups/$T/restore' '{}'"
 assert_contains "$(jq -r .lastError.message "$MC/status")" "no HSM" "refused on C: no HSM"
 assert_eq "$(count "$C")" "$before" "C unchanged"
-err=$(ctl --state "$C" hsm rotate 2>&1) || true
-assert_contains "$err" "need an HSM" "hsm rotate on the software root of trust says it needs an HSM"
+assert_eq "$(jq -r .kind "$MC/hsm/status.json")" software "hsm/status.json: the software root of trust"
+assert_fails_with EINVAL "bk_put '$MC/hsm/rotate' '{}'"
+assert_contains "$(jq -r .lastError.message "$MC/status")" "need an HSM" "hsm/rotate on the software root of trust: needs an HSM"
+assert_fails_with EINVAL "bk_put '$MC/hsm/activate' '{\"keyId\":\"$K1\"}'"
+assert_contains "$(jq -r .lastError.message "$MC/status")" "need an HSM" "hsm/activate likewise"
 assert_eq "$(ctl --state "$C" hsm status | jq -r .kind)" software "hsm status works for the software root of trust"
 bk_umount "$MC"
+err=$(ctl --state "$C" hsm rotate 2>&1) || true
+assert_contains "$err" "need an HSM" "hsm rotate on the software root of trust says it needs an HSM"
 
 # ---- HSM-anchored domains ----
 printf '4321\n' > "$BK_TMP/pin2"
