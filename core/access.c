@@ -3,7 +3,8 @@
  *
  * The seed's roles:
  *   admin                 (Application Administrator) everything in the
- *                         system scope, and in the domain scope of the root
+ *                         system scope (rotating the root of trust too:
+ *                         BK_ACT_HSM), and in the domain scope of the root
  *                         domain only; may see every domain's listings
  *   backup-admin          see and create system backups; no restore, no keys
  *   domain-admin D        everything in domain D; never the system scope

@@ -635,6 +635,8 @@ int bk_backup_start(struct bk_engine *e, const char *domain, const char *req,
 	long long epoch;
 	int ret, tied = 0;
 
+	if ((ret = bk_hsm_busy(e, err)))
+		return ret;
 	if (domain && req && strstr(req, "tiedToHSM")) {
 		json_object *t = json_tokener_parse(req);
 

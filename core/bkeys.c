@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "hsm.h"
 #include "keyfile.h"
 
 #define KEY_COLS "id, name, scope, domain, is_default, fingerprint, created_at, created_epoch"
@@ -155,7 +156,9 @@ static int key_insert(struct bk_engine *e, struct bk_store *s,
 	sqlite3_stmt *st = NULL;
 	int ret;
 
-	ret = bk_rot_wrap(e->rot, key, 32, &wrapped, &wlen, err);
+	ret = bk_hsm_rot_current(s, e->rot, err);
+	if (!ret)
+		ret = bk_rot_wrap(e->rot, key, 32, &wrapped, &wlen, err);
 	if (ret)
 		return ret;
 	bk_sha256_hex(key, 32, fp);

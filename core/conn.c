@@ -14,6 +14,8 @@
 #include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "hsm.h"
+#include "store_int.h"
 
 const struct bk_field bk_fields_conn[] = {
 	{ "name", json_type_string },
@@ -222,6 +224,7 @@ int bk_conn_create(struct bk_engine *e, const char *req, uid_t uid,
 	sqlite3_stmt *st = NULL;
 	uint8_t *wrapped = NULL;
 	size_t wlen = 0;
+	struct bk_tx tx;
 	char now[32];
 	long long epoch;
 	int ret;
@@ -233,16 +236,23 @@ int bk_conn_create(struct bk_engine *e, const char *req, uid_t uid,
 	json_object_put(obj);
 	if (ret)
 		return ret;
-	if (c.password) {
-		ret = bk_rot_wrap(e->rot, (const uint8_t *)c.password,
-				  strlen(c.password), &wrapped, &wlen, err);
-		if (ret)
-			goto out;
-	}
 	cfg = conn_config(&c);
 	epoch = bk_now(now);
+	/* Wrapped under db_lock, in the transaction that stores it, by the
+	 * key that is active then: a rotation (the daemon's, under db_lock,
+	 * or another process's, checked by bk_hsm_rot_current) commits
+	 * before or after, never between the wrap and the store. */
 	pthread_mutex_lock(&e->db_lock);
-	if (sqlite3_prepare_v2(bk_store_db(e->store),
+	ret = bk_tx_begin(e->store, &tx, err);
+	if (ret)
+		goto unlock;
+	ret = bk_hsm_rot_current(e->store, e->rot, err);
+	if (!ret && c.password)
+		ret = bk_rot_wrap(e->rot, (const uint8_t *)c.password,
+				  strlen(c.password), &wrapped, &wlen, err);
+	if (ret) {
+		/* nothing stored */
+	} else if (sqlite3_prepare_v2(bk_store_db(e->store),
 		"INSERT INTO scp_connections(name, config, password,"
 		" created_at, created_epoch) VALUES(?1, ?2, ?3, ?4, ?5)", -1,
 		&st, NULL) != SQLITE_OK) {
@@ -264,6 +274,11 @@ int bk_conn_create(struct bk_engine *e, const char *req, uid_t uid,
 			ret = ret == SQLITE_DONE ? 0 : bk_db_err(e->store, err);
 	}
 	sqlite3_finalize(st);
+	if (ret)
+		bk_tx_rollback(e->store, &tx);
+	else
+		ret = bk_tx_commit(e->store, &tx, err);
+unlock:
 	pthread_mutex_unlock(&e->db_lock);
 	if (!ret) {
 		char dest[1600];
@@ -274,7 +289,6 @@ int bk_conn_create(struct bk_engine *e, const char *req, uid_t uid,
 		if (name_out && !(*name_out = strdup(c.name)))
 			ret = bk_errf(err, -ENOMEM, "out of memory");
 	}
-out:
 	json_object_put(cfg);
 	free(wrapped);
 	bk_conn_clear(&c);
@@ -353,6 +367,7 @@ int bk_conn_load(struct bk_engine *e, const char *name, struct bk_conn *c,
 	json_object *cfg = NULL;
 	uint8_t *wrapped = NULL, *pw = NULL;
 	size_t wlen = 0, pwlen = 0;
+	struct bk_rot *rot;
 	sqlite3_stmt *st;
 	int ret;
 
@@ -367,6 +382,7 @@ int bk_conn_load(struct bk_engine *e, const char *name, struct bk_conn *c,
 			memcpy(wrapped, sqlite3_column_blob(st, 1), wlen);
 		sqlite3_finalize(st);
 	}
+	rot = e->rot;	/* the key of what was read (kept until close) */
 	pthread_mutex_unlock(&e->db_lock);
 	if (ret == -ENOENT)
 		return bk_errf(err, -EINVAL, "connection %s does not exist",
@@ -382,7 +398,7 @@ int bk_conn_load(struct bk_engine *e, const char *name, struct bk_conn *c,
 			ret = bk_errf(err, -EIO, "connection %s has no "
 				      "password", name);
 		else
-			ret = bk_rot_unwrap(e->rot, wrapped, wlen, &pw, &pwlen,
+			ret = bk_rot_unwrap(rot, wrapped, wlen, &pw, &pwlen,
 					    err);
 	}
 	if (!ret && pw) {

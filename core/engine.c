@@ -191,6 +191,9 @@ void bk_engine_close(struct bk_engine *e)
 	json_object_put(e->op);
 	json_object_put(e->last_error);
 	bk_rot_free(e->rot);
+	for (size_t i = 0; i < e->nretired; i++)
+		bk_rot_free(e->rot_retired[i]);
+	free(e->rot_retired);
 	bk_store_close(e->store);
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);

@@ -221,6 +221,8 @@ enum {
 	BK_ACT_RESOURCES,	/* read the domain's resources view */
 	BK_ACT_SEE_ANY,		/* has any role at all (domain ignored) */
 	BK_ACT_SEE_DOMAINS,	/* may see some domain (domain ignored) */
+	BK_ACT_HSM,		/* rotate / activate the root of trust
+				 * (system scope: owners and admin) */
 };
 
 /* 1 if allowed, 0 if not (also when the policy cannot be read). */

@@ -29,7 +29,10 @@ struct bk_engine {
 
 	pthread_mutex_t db_lock;	/* guards store */
 	struct bk_store *store;		/* the shared connection */
-	struct bk_rot *rot;		/* thread-safe */
+	struct bk_rot *rot;		/* thread-safe; replaced (db_lock
+					 * held) by a rotation */
+	struct bk_rot **rot_retired;	/* keys rotated away, kept valid */
+	size_t nretired;
 
 	pthread_mutex_t op_lock;	/* guards everything below */
 	pthread_cond_t op_cond;

@@ -152,6 +152,23 @@ int bk_hsm_configure(struct bk_store *s, struct bk_rot *rot,
 	return ret;
 }
 
+int bk_hsm_rot_current(struct bk_store *s, struct bk_rot *rot,
+		       struct bk_err *err)
+{
+	char *id = NULL;
+	int ret;
+
+	if (strcmp(bk_rot_kind(rot), "pkcs11"))
+		return 0;
+	ret = active_id(s, &id, err);
+	if (!ret && id && strcmp(id, bk_rot_key_id(rot)))
+		ret = bk_errf(err, -EAGAIN,
+			      "the root of trust was rotated meanwhile (active key now %s, not %s): nothing was changed; try again",
+			      id, bk_rot_key_id(rot));
+	free(id);
+	return ret;
+}
+
 /* ---- status ---- */
 
 struct status_arg {
@@ -324,9 +341,35 @@ out:
 	return ret;
 }
 
-static int rewrap_all(struct bk_store *s, struct bk_rot *old,
-		      struct bk_rot *new, long *count, struct bk_err *err)
+/* How many secrets rotation re-wraps (for its progress). */
+static long count_wrapped(struct bk_store *s)
 {
+	long total = 0;
+
+	for (size_t i = 0; i < sizeof(wrapped_cols) / sizeof(wrapped_cols[0]);
+	     i++) {
+		const struct bk_wrapped_col *c = &wrapped_cols[i];
+		sqlite3_stmt *st;
+		char sql[512];
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s"
+			 " IS NOT NULL AND (%s)", c->table, c->blob, c->where);
+		if (sqlite3_prepare_v2(bk_store_db(s), sql, -1, &st, NULL) !=
+		    SQLITE_OK)
+			continue;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			total += (long)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return total;
+}
+
+/* Re-wraps every listed column from e->rot to new; the progress of the
+ * running operation (if any) follows. */
+static int rewrap_all(struct bk_engine *e, struct bk_rot *new, long *count,
+		      struct bk_err *err)
+{
+	long total = count_wrapped(e->store);
 	int ret = 0, n;
 
 	for (size_t i = 0; !ret && i < sizeof(wrapped_cols) /
@@ -334,9 +377,11 @@ static int rewrap_all(struct bk_store *s, struct bk_rot *old,
 		long long last = -1;
 
 		do {
-			ret = rewrap_batch(s, &wrapped_cols[i], old, new,
-					   &last, &n, err);
+			ret = rewrap_batch(e->store, &wrapped_cols[i], e->rot,
+					   new, &last, &n, err);
 			*count += n;
+			if (total)
+				bk_op_progress(e, (int)(*count * 99 / total));
 		} while (!ret && n);
 	}
 	return ret;
@@ -344,7 +389,7 @@ static int rewrap_all(struct bk_store *s, struct bk_rot *old,
 
 static int lock_daemon(struct bk_engine *e, int *fd, struct bk_err *err)
 {
-	char *p;
+	char *p, mnt[1024];
 
 	*fd = -1;
 	if (e->lock_fd >= 0)
@@ -352,24 +397,22 @@ static int lock_daemon(struct bk_engine *e, int *fd, struct bk_err *err)
 	p = bk_path_join(e->dir, "daemon.lock");
 	*fd = p ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
 	free(p);
-	if (*fd < 0 || flock(*fd, LOCK_EX | LOCK_NB) < 0) {
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
+	if (*fd >= 0 && flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	if (!bk_hsm_mount_of(e->dir, mnt, sizeof(mnt)))
 		return bk_errf(err, -EBUSY,
-			       "a backupfs daemon is serving %s: unmount it first (it holds the root of trust in use)",
-			       e->dir);
-	}
-	return 0;
+			       "a backupfs daemon serves %s (mounted at %s), holding the root of trust in use: rotate through the mount: echo '{}' > %s/hsm/rotate, or activate a key: echo '{\"keyId\": \"ID\"}' > %s/hsm/activate",
+			       e->dir, mnt, mnt, mnt);
+	return bk_errf(err, -EBUSY,
+		       "a backupfs daemon serves %s, holding the root of trust in use: rotate through its mount (write {} to MOUNT/hsm/rotate, or {\"keyId\": \"ID\"} to MOUNT/hsm/activate)",
+		       e->dir);
 }
 
-int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
-		    struct bk_err *err)
+int bk_hsm_check(struct bk_engine *e, const char *key_id, struct bk_err *err)
 {
-	struct bk_rot *new = NULL;
-	long count = 0;
-	int lock = -1, ret;
-
 	if (strcmp(bk_rot_kind(e->rot), "pkcs11"))
 		return bk_errf(err, -EINVAL,
 			       "the software root of trust has one key: rotation and activation need an HSM (backupctl init --hsm URI)");
@@ -377,58 +420,149 @@ int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
 		return bk_errf(err, -EINVAL,
 			       "HSM key %s is already the active root-of-trust key",
 			       key_id);
-	if ((ret = lock_daemon(e, &lock, err)))
-		return ret;
-	pthread_mutex_lock(&e->db_lock);
+	return 0;
+}
+
+int bk_hsm_new_key(struct bk_engine *e, const char *key_id,
+		   struct bk_rot **new, struct bk_err *err)
+{
+	int ret = bk_rot_p11_sibling(e->rot, key_id, new, err);
+
+	if (!ret && (ret = bk_fault("hsm.rotate.generated"))) {
+		bk_rot_free(*new);
+		*new = NULL;
+		bk_errf(err, ret, "the HSM key cannot be used: %s",
+			strerror(-ret));
+	}
+	return ret;
+}
+
+/* The old key stays valid for whoever read e->rot before the switch
+ * (only calls that store a wrapped secret must hold db_lock); it is
+ * freed with the engine, or never if it cannot be kept. */
+static void retire(struct bk_engine *e, struct bk_rot *old)
+{
+	struct bk_rot **v = realloc(e->rot_retired, (e->nretired + 1) *
+				    sizeof(*v));
+
+	if (!v)
+		return;
+	v[e->nretired++] = old;
+	e->rot_retired = v;
+}
+
+/* The daemon's operation op_id Completed with msg, in the rotation's
+ * transaction: a crash after its commit is not reported as an
+ * interrupted rotation. */
+static int op_done(struct bk_store *s, const char *op_id, const char *msg,
+		   struct bk_err *err)
+{
+	sqlite3_stmt *st;
+	char now[32];
+	int rc;
+
+	bk_now(now);
+	if (sqlite3_prepare_v2(bk_store_db(s), "UPDATE operations SET status ="
+			       " 'Completed', progress = 100, finished_at = ?1,"
+			       " message = ?2 WHERE id = ?3", -1, &st,
+			       NULL) != SQLITE_OK)
+		return bk_db_err(s, err);
+	sqlite3_bind_text(st, 1, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, msg, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, op_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : bk_db_err(s, err);
+}
+
+/* Steps 1 and 2 (docs/HSM.md) in db_lock; msg: what is done. */
+static int switch_locked(struct bk_engine *e, struct bk_rot *new,
+			 const char *op_id, char *msg, size_t msglen,
+			 struct bk_err *err)
+{
+	long count = 0;
+	int ret;
+
 	if ((ret = bk_hsm_recover(e, err)))
-		goto out;
-	ret = bk_rot_p11_sibling(e->rot, key_id, &new, err);
-	if (ret || (ret = bk_fault("hsm.rotate.generated")))
-		goto out;
+		return ret;
 	/* Recorded first: a crash from here on leaves a 'pending' row
 	 * that bk_hsm_recover turns 'inactive'. */
 	ret = record_key(e->store, new, "pending", err);
-	if (ret || (ret = bk_fault("hsm.rotate.recorded")))
-		goto out;
-	ret = bk_store_begin(e->store, err);
 	if (ret)
-		goto out;
-	ret = rewrap_all(e->store, e->rot, new, &count, err);
+		return ret;
+	if ((ret = bk_fault("hsm.rotate.recorded")) ||
+	    (ret = bk_store_begin(e->store, err)))
+		goto undo;
+	ret = rewrap_all(e, new, &count, err);
 	if (!ret)
 		ret = exec1(e->store, "UPDATE rot_keys SET state = 'inactive'"
 			    " WHERE state = 'active'", NULL, NULL, err);
 	if (!ret)
 		ret = exec1(e->store, "UPDATE rot_keys SET state = 'active'"
 			    " WHERE id = ?1", bk_rot_key_id(new), NULL, err);
+	snprintf(msg, msglen,
+		 "HSM key %s is the active root-of-trust key (was %s); %ld secrets re-wrapped",
+		 bk_rot_key_id(new), bk_rot_key_id(e->rot), count);
+	if (!ret && op_id)
+		ret = op_done(e->store, op_id, msg, err);
 	if (!ret && (ret = bk_fault("hsm.rotate.commit")))
 		bk_errf(err, ret, "cannot commit: %s", strerror(-ret));
-	if (ret) {
-		bk_store_rollback(e->store);
-		bk_hsm_recover(e, NULL);
-		goto out;
-	}
-	ret = bk_store_commit(e->store, err);
-	if (ret)
-		goto out;
-	bk_fault("hsm.rotate.committed");	/* kill only */
-	{
-		char msg[256];
+	if (!ret && !(ret = bk_store_commit(e->store, err)))
+		return 0;
+	bk_store_rollback(e->store);
+undo:
+	if (err && !err->msg[0])
+		bk_errf(err, ret, "%s", strerror(-ret));
+	exec1(e->store, "UPDATE rot_keys SET state = 'inactive' WHERE"
+	      " state = 'pending'", NULL, NULL, NULL);
+	return ret;
+}
 
-		snprintf(msg, sizeof(msg),
-			 "active root-of-trust key %s (was %s); %ld secrets re-wrapped",
-			 bk_rot_key_id(new), bk_rot_key_id(e->rot), count);
-		bk_audit_s(e, e->store, getuid(), key_id ? "hsm.activate" :
-			   "hsm.rotate", bk_rot_key_id(new), "ok", msg);
+int bk_hsm_switch(struct bk_engine *e, struct bk_rot *new, int activate,
+		  uid_t uid, const char *op_id, char *msg, size_t msglen,
+		  struct bk_err *err)
+{
+	const char *action = activate ? "hsm.activate" : "hsm.rotate";
+	int ret;
+
+	pthread_mutex_lock(&e->db_lock);
+	ret = switch_locked(e, new, op_id, msg, msglen, err);
+	if (!ret) {
+		bk_fault("hsm.rotate.committed");	/* kill only */
+		/* Under db_lock, like every wrap of a secret that is
+		 * stored: none is wrapped by the old key after the
+		 * commit. */
+		bk_rot_move_links(e->rot, new);
+		retire(e, e->rot);
+		__atomic_store_n(&e->rot, new, __ATOMIC_RELEASE);
+		bk_audit_s(e, e->store, uid, action, bk_rot_key_id(new), "ok",
+			   msg);
 	}
-	bk_rot_move_links(e->rot, new);
-	bk_rot_free(e->rot);
-	e->rot = new;
-	new = NULL;
-	if (id_out)
-		*id_out = strdup(bk_rot_key_id(e->rot));
-out:
 	pthread_mutex_unlock(&e->db_lock);
-	bk_rot_free(new);
+	if (ret) {
+		bk_audit(e, uid, action, bk_rot_key_id(new), "failed",
+			 err ? err->msg : "");
+		bk_rot_free(new);
+	}
+	return ret;
+}
+
+int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
+		    struct bk_err *err)
+{
+	struct bk_rot *new = NULL;
+	char msg[256];
+	int lock = -1, ret;
+
+	if ((ret = bk_hsm_check(e, key_id, err)) ||
+	    (ret = lock_daemon(e, &lock, err)))
+		return ret;
+	ret = bk_hsm_new_key(e, key_id, &new, err);
+	if (!ret)
+		ret = bk_hsm_switch(e, new, key_id != NULL, getuid(), NULL,
+				    msg, sizeof(msg), err);
+	if (!ret && id_out)
+		*id_out = strdup(bk_rot_key_id(e->rot));
 	if (lock >= 0)
 		close(lock);
 	return ret;

@@ -36,10 +36,30 @@ int bk_hsm_status(struct bk_engine *e, char **json, struct bk_err *err);
  * active root-of-trust key, or, key_id NULL (rotate), a new key created
  * on the token; re-wraps every secret at rest under it in one
  * transaction; the old key stays on the token, inactive.  Refused
- * (-EBUSY) while a daemon serves the state directory, (-EINVAL) for the
- * software root of trust.  *id_out (may be NULL): the new active id. */
+ * (-EBUSY, naming its mount point) while another process, a daemon,
+ * serves the state directory, (-EINVAL) for the software root of
+ * trust.  *id_out (may be NULL): the new active id. */
 int bk_hsm_activate(struct bk_engine *e, const char *key_id, char **id_out,
 		    struct bk_err *err);
+
+/* The same in a running daemon (hsm/rotate, hsm/activate of the mounted
+ * tree), as an operation: req is the control file's JSON, {} for rotate
+ * (activate 0), {"keyId": "..."} for activate.  Checks the request (-EINVAL
+ * with the reason, also for the software root of trust), refuses (-EBUSY)
+ * while a backup or restore runs (and they are refused while it runs),
+ * opens or creates the new key, then re-wraps on the job thread; status
+ * shows the operation "rotate" or "activate", its progress and result. */
+int bk_hsm_request(struct bk_engine *e, int activate, const char *req,
+		   uid_t uid, struct bk_err *err);
+
+/* -EBUSY while a rotation or activation runs: backups and restores
+ * check it first (the rotation holds the store lock, so what needs the
+ * database waits for its end). */
+int bk_hsm_busy(struct bk_engine *e, struct bk_err *err);
+
+/* The mount point of a backupfs daemon serving the state directory dir
+ * (from /proc/self/mountinfo) into buf; -ENOENT if none is found. */
+int bk_hsm_mount_of(const char *dir, char *buf, size_t size);
 
 /* Creates an HSM-anchored domain: its key material is wrapped by the key
  * uri names on its token (created there if the token has none). */
@@ -75,8 +95,26 @@ int bk_hsm_bind_header(struct bk_engine *e, json_object *header,
  * here. */
 int bk_hsm_domains(struct bk_engine *e, const char *domain, json_object **out,
 		   struct bk_err *err);
+/* In a write transaction of s that stores secrets wrapped by rot: -EAGAIN
+ * unless rot is the active key (another process, the daemon, may have
+ * rotated since rot was opened; its rotation commits before or after
+ * this transaction, never in it). */
+int bk_hsm_rot_current(struct bk_store *s, struct bk_rot *rot,
+		       struct bk_err *err);
 /* Daemon start: a rotation that never committed is rolled back. */
 int bk_hsm_recover(struct bk_engine *e, struct bk_err *err);
+/* The steps of bk_hsm_activate: -EINVAL unless key_id (NULL: a new key)
+ * can become the active key; the new key opened (or created on the
+ * token: step 0); steps 1 and 2 and the switch of e->rot to new under
+ * db_lock (new is taken, freed on failure; audited).  op_id (may be
+ * NULL): the daemon's operation, marked Completed in the same
+ * transaction; msg: what was done (key ids, secrets re-wrapped). */
+int bk_hsm_check(struct bk_engine *e, const char *key_id, struct bk_err *err);
+int bk_hsm_new_key(struct bk_engine *e, const char *key_id,
+		   struct bk_rot **new, struct bk_err *err);
+int bk_hsm_switch(struct bk_engine *e, struct bk_rot *new, int activate,
+		  uid_t uid, const char *op_id, char *msg, size_t msglen,
+		  struct bk_err *err);
 
 /* Archives sealed by HSM keys (tie.c): a system backup tied to the HSM
  * (header "tiedToHSM", "hsmKeyId") and backups holding HSM-anchored

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "hsm.h"
 
 #define IMPORT_LINE_MAX (16 * 1024 * 1024)
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -313,7 +314,10 @@ int bk_resource_add(struct bk_store *s, struct bk_rot *rot,
 	ret = bk_tx_begin(s, &tx, err);
 	if (ret)
 		goto out;
-	ret = add_obj(s, rot, domain, type, name, strlen(name), obj, id, err);
+	ret = bk_hsm_rot_current(s, rot, err);
+	if (!ret)
+		ret = add_obj(s, rot, domain, type, name, strlen(name), obj,
+			      id, err);
 	if (ret)
 		bk_tx_rollback(s, &tx);
 	else
@@ -669,10 +673,6 @@ int bk_resource_import(struct bk_store *s, struct bk_rot *rot, FILE *in,
 	tok = json_tokener_new();
 	if (!tok)
 		return bk_errf(err, -ENOMEM, "out of memory");
-	ret = bk_tx_begin(s, &tx, err);
-	if (ret)
-		goto out;
-	in_tx = 1;
 	errno = 0;
 	while ((n = getline(&line, &cap, in)) >= 0) {
 		lineno++;
@@ -685,6 +685,14 @@ int bk_resource_import(struct bk_store *s, struct bk_rot *rot, FILE *in,
 				      IMPORT_LINE_MAX);
 			goto out;
 		}
+		/* The transaction begins with the first line: no write lock
+		 * is held while the input is awaited. */
+		if (!in_tx && !(ret = bk_tx_begin(s, &tx, err))) {
+			in_tx = 1;
+			ret = bk_hsm_rot_current(s, rot, err);
+		}
+		if (ret)
+			goto out;
 		ret = import_line(s, rot, tok, line, len, known_domain, &lerr);
 		if (ret) {
 			bk_errf(err, ret, "line %ld: %s", lineno, lerr.msg);
@@ -698,7 +706,7 @@ int bk_resource_import(struct bk_store *s, struct bk_rot *rot, FILE *in,
 			      lineno, strerror(errno ? errno : EIO));
 		goto out;
 	}
-	ret = bk_tx_commit(s, &tx, err);
+	ret = in_tx ? bk_tx_commit(s, &tx, err) : 0;
 	in_tx = 0;
 	if (!ret && count)
 		*count = done;

@@ -268,6 +268,8 @@ int bk_restore_start(struct bk_engine *e, const char *domain, const char *id,
 	json_object *o = NULL, *v;
 	int ret, fd = -1, force = 0;
 
+	if ((ret = bk_hsm_busy(e, err)))
+		return ret;
 	ret = bk_request_parse(req, bk_fields_restore, &o, err);
 	if (ret)
 		return ret;

@@ -18,6 +18,8 @@
 #include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "hsm.h"
+#include "store_int.h"
 
 #define KEY_COMMENT "backupfs"
 
@@ -61,15 +63,22 @@ out:
 /* replace: rotation (else only when there is none yet).  db_lock held. */
 static int keypair_store(struct bk_engine *e, int replace, struct bk_err *err)
 {
+	struct bk_tx tx;
 	sqlite3_stmt *st = NULL;
 	uint8_t *wrapped = NULL;
 	size_t wlen = 0;
 	char *pub = NULL, now[32];
 	int ret;
 
-	ret = keypair_new(e, &pub, &wrapped, &wlen, err);
+	ret = bk_tx_begin(e->store, &tx, err);
 	if (ret)
 		return ret;
+	/* the key active now (another process may have rotated) */
+	ret = bk_hsm_rot_current(e->store, e->rot, err);
+	if (!ret)
+		ret = keypair_new(e, &pub, &wrapped, &wlen, err);
+	if (ret)
+		goto out;
 	bk_now(now);
 	if (sqlite3_prepare_v2(bk_store_db(e->store), replace ?
 		"INSERT OR REPLACE INTO scp_identity(id, public_key, wrapped,"
@@ -87,6 +96,10 @@ static int keypair_store(struct bk_engine *e, int replace, struct bk_err *err)
 		ret = bk_db_err(e->store, err);
 out:
 	sqlite3_finalize(st);
+	if (ret)
+		bk_tx_rollback(e->store, &tx);
+	else
+		ret = bk_tx_commit(e->store, &tx, err);
 	free(pub);
 	free(wrapped);
 	return ret;
@@ -168,12 +181,13 @@ int bk_sshkey_load(struct bk_engine *e, ssh_key *key, struct bk_err *err)
 	int ret;
 
 	*key = NULL;
+	/* read and unwrapped under one hold of db_lock, so by the key that
+	 * wrapped it (a rotation swaps e->rot under db_lock) */
 	pthread_mutex_lock(&e->db_lock);
 	ret = identity_get(e, 1, &wrapped, &wlen, err);
+	if (!ret)
+		ret = bk_rot_unwrap(e->rot, wrapped, wlen, &text, &tlen, err);
 	pthread_mutex_unlock(&e->db_lock);
-	if (ret)
-		return ret;
-	ret = bk_rot_unwrap(e->rot, wrapped, wlen, &text, &tlen, err);
 	free(wrapped);
 	if (ret)
 		return ret;

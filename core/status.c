@@ -121,6 +121,11 @@ int bk_op_begin(struct bk_engine *e, const char *operation,
 			json_object_object_get(e->op, "backupId"));
 
 		pthread_mutex_unlock(&e->op_lock);
+		if (what && (!strcmp(what, "rotate") ||
+			     !strcmp(what, "activate")))
+			return bk_errf(err, -EBUSY,
+				       "the HSM root of trust is being changed (%s); one backup, restore, rotation or activation runs at a time",
+				       what);
 		return bk_errf(err, -EBUSY,
 			       "another %s (backup %s) is in progress; only one backup or restore runs at a time",
 			       what ? what : "operation", bid ? bid : "?");

@@ -128,6 +128,8 @@ static const char *act_name(int action)
 		return "manage backup keys";
 	case BK_ACT_DELETE:
 		return "delete backups";
+	case BK_ACT_HSM:
+		return "rotate or activate the root of trust";
 	default:
 		return "do this";
 	}

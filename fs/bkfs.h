@@ -17,6 +17,7 @@
  *   upload_io.c  their attributes, data, flush and release
  *   access.c   the caller's roles: what it may see and do
  *   sched.c    schedules/ and audit (issue 5), the schedule runner
+ *   hsm.c      hsm/: the root of trust's status, rotation, activation
  *   ops.c      the FUSE operations
  */
 #ifndef BKFS_H
@@ -87,7 +88,8 @@ enum bkfs_kind {
 	K_RESOURCES, K_RESTYPE, K_RESOURCE,
 	K_STAGED,		/* an entry of an upload box */
 
-	/* issue 4 (HSM) kinds, if any: */
+	/* issue 4 (HSM) kinds: */
+	K_HSM, K_HSM_STATUS, K_HSM_ROTATE, K_HSM_ACTIVATE,
 
 	/* issue 5 (schedules, audit) kinds: */
 	K_SCHEDULES, K_SCHEDULES_CREATE, K_SCHEDULE, K_SCHEDULE_CONFIG,
@@ -321,6 +323,17 @@ int bkfs_audit_read(char *buf, size_t size, off_t off);
  * before the engine closes. */
 void bkfs_sched_start(void);
 void bkfs_sched_stop(void);
+
+/* ---- hsm.c: hsm/ (issue 4) ---- */
+int bkfs_content_hsm_status(const struct bkfs_node *n, char **buf,
+			    size_t *len);
+int bkfs_usage_hsm_rotate(const struct bkfs_node *n, char **buf, size_t *len);
+int bkfs_usage_hsm_activate(const struct bkfs_node *n, char **buf,
+			    size_t *len);
+int bkfs_act_hsm_rotate(const struct bkfs_node *n, uid_t uid,
+			const char *req, struct bk_err *err);
+int bkfs_act_hsm_activate(const struct bkfs_node *n, uid_t uid,
+			  const char *req, struct bk_err *err);
 
 /* ---- ops.c ---- */
 extern const struct fuse_operations bkfs_ops;

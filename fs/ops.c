@@ -356,6 +356,9 @@ static int open_check(const struct bkfs_node *n, int acc)
 	case K_KEYS_CREATE:
 	case K_KEY_DEFAULT:
 		return acc == O_RDONLY ? 0 : bkfs_check(n, BK_ACT_KEYS);
+	case K_HSM_ROTATE:
+	case K_HSM_ACTIVATE:
+		return acc == O_RDONLY ? 0 : bkfs_check(n, BK_ACT_HSM);
 	case K_ARCHIVE:
 		return bkfs_check(n, BK_ACT_BACKUP);
 	case K_KEY_EXPORT:

@@ -492,7 +492,18 @@ static const struct bkfs_row rows[] = {
 	  .io = IO_STAGED, .size = SZ_STAGED, .mtime = MT_STAGED,
 	  .bind = bind_staged, .list = list_staged },
 
-	/* issue 4 (HSM) rows, if any: */
+	/* issue 4 (HSM) rows: */
+	{ .kind = K_HSM, .parent = K_ROOT, .name = "hsm", .mode = DIR_MODE,
+	  .io = IO_DIR },
+	{ .kind = K_HSM_STATUS, .parent = K_HSM, .name = "status.json",
+	  .mode = RO_MODE, .io = IO_CONTENT, .size = SZ_CONTENT,
+	  .mtime = MT_NOW, .content = bkfs_content_hsm_status },
+	{ .kind = K_HSM_ROTATE, .parent = K_HSM, .name = "rotate",
+	  .mode = CTL_MODE, .io = IO_CTL_JSON, .size = SZ_CONTENT,
+	  .content = bkfs_usage_hsm_rotate, .act = bkfs_act_hsm_rotate },
+	{ .kind = K_HSM_ACTIVATE, .parent = K_HSM, .name = "activate",
+	  .mode = CTL_MODE, .io = IO_CTL_JSON, .size = SZ_CONTENT,
+	  .content = bkfs_usage_hsm_activate, .act = bkfs_act_hsm_activate },
 
 	/* issue 5 (schedules, audit) rows: */
 	{ .kind = K_SCHEDULES, .parent = K_ROOT, .name = "schedules",

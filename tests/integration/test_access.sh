@@ -118,7 +118,11 @@ cell $u "set a passphrase" EACCES "echo x > $M/passphrase"
 
 # ---- admin (through a group): system, root domain; sees all domains ----
 u=${P}adm
-assert_eq "$(ls_as $u "$M")" "README appliance.json audit connections domains passphrase schedules scp status system wait " "$u: the root lists everything"
+assert_eq "$(ls_as $u "$M")" "README appliance.json audit connections domains hsm passphrase schedules scp status system wait " "$u: the root lists everything"
+# admin may rotate the root of trust: here a software one, so EINVAL
+cell $u "read hsm/status.json" ok "jq -e '.kind == \"software\"' $M/hsm/status.json"
+cell $u "write hsm/rotate (software root of trust)" EINVAL "printf '{}' > $M/hsm/rotate"
+assert_contains "$(jq -r .lastError.message < "$M/status")" "need an HSM" "$u: the refusal says it needs an HSM"
 assert_contains "$(ls_as $u "$M/system/backups")" "create" "$u: list system/backups"
 cell $u "write system/backups/create" ok "printf '{}' > $M/system/backups/create"
 assert_eq "$(ls_as $u "$M/domains")" "finance hr root " "$u: list domains (all)"
@@ -136,6 +140,7 @@ u=${P}fin
 assert_eq "$(ls_as $u "$M")" "README appliance.json domains passphrase status wait " "$u: the root hides system/"
 cell $u "list system/backups" ENOENT "ls $M/system/backups"
 cell $u "write system/backups/create" ENOENT "printf '{}' > $M/system/backups/create"
+cell $u "write hsm/rotate" ENOENT "printf '{}' > $M/hsm/rotate"
 assert_eq "$(ls_as $u "$M/domains")" "finance " "$u: list domains (finance only)"
 cell $u "stat domains/hr" ENOENT "stat $M/domains/hr"
 cell $u "write finance create" ok "printf '{}' > $F/backups/create"

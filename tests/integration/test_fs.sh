@@ -36,7 +36,7 @@ bk_mount "$A/state" "$M"
 bk_mount "$B/state" "$N"
 
 # --- the tree ---
-assert_eq "$(ls "$M" | tr '\n' ' ')" "README appliance.json audit connections domains passphrase schedules scp status system wait " "root lists its nodes"
+assert_eq "$(ls "$M" | tr '\n' ' ')" "README appliance.json audit connections domains hsm passphrase schedules scp status system wait " "root lists its nodes"
 assert_eq "$(ls "$M/system" | tr '\n' ' ')" "backupkeys backups " "system/ lists backups and backupkeys"
 assert_eq "$(ls "$M/domains/sales" | tr '\n' ' ')" "backupkeys backups resources " "a domain also lists resources"
 assert_eq "$(ls "$M/domains/sales/resources" | wc -l)" "11" "11 resource types"
