@@ -726,10 +726,10 @@ int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 		pthread_cond_broadcast(&p->cond);
 		pthread_mutex_unlock(&p->lock);
 		pthread_join(tid, NULL);
-		for (i = 0; i < PIPE_BATCHES; i++)
-			while (p->b[i].n > 0)
-				item_free(&p->b[i].v[--p->b[i].n]);
 	}
+	for (i = 0; i < PIPE_BATCHES; i++)	/* the lines of the last batches */
+		while (p->b[i].n > 0)
+			item_free(&p->b[i].v[--p->b[i].n]);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	if (ret < 0)
