@@ -12,6 +12,7 @@
  * that it is never reallocated while holding material).
  */
 #include "snapshot_int.h"
+#include "fault.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -513,6 +514,7 @@ struct pipe {
 	struct state st;
 	struct bk_rot *rot;		/* wrap material with it; NULL: no */
 	const char *domain;		/* for this domain; NULL: the row's */
+	int end_consumed;		/* the end line went through consume */
 	struct batch b[PIPE_BATCHES];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -630,6 +632,8 @@ static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
 	for (int k = 0; k < b->n; k++) {
 		struct item *it = &b->v[k];
 
+		if (!strcmp(it->t, "end"))
+			p->end_consumed = 1;
 		if (!ret && cb) {
 			ret = cb(cb_arg, it->t, it->o, it->mat,
 				 it->mat ? it->mlen : 0, &e);
@@ -675,7 +679,7 @@ int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 	struct batch *b;
 	pthread_t tid;
 	uint64_t rows = 0, i;
-	int threaded = 0, ret = 0;
+	int threaded = 0, last, ret = 0;
 
 	if (!p)
 		return bk_errf(err, -ENOMEM, "out of memory");
@@ -713,11 +717,15 @@ int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 		}
 		ret = consume(p, b, cb, cb_arg, progress, progress_arg, &rows,
 			      err);
+		/* Read before b is handed back: the checking thread may
+		 * refill it at once, and its last batch is a later one. */
+		last = b->last;
 		pthread_mutex_lock(&p->lock);
 		b->full = 0;
 		pthread_cond_broadcast(&p->cond);
 		pthread_mutex_unlock(&p->lock);
-		if (ret || b->last)
+		bk_fault("snapshot.read.handback");	/* tests: let it */
+		if (ret || last)
 			break;
 	}
 	if (threaded) {
@@ -734,7 +742,10 @@ int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 	pthread_mutex_destroy(&p->lock);
 	if (ret < 0)
 		goto out;
-	if (p->r.lineno == 0)
+	if (p->st.ended && !p->end_consumed)	/* never: every line is */
+		ret = bk_errf(err, -EIO, "the payload was not read to its end "
+			      "line");
+	else if (p->r.lineno == 0)
 		ret = bk_errf(err, -EINVAL, "the payload is empty");
 	else if (!p->st.ended)
 		ret = bk_errf(err, -EINVAL,
