@@ -74,6 +74,23 @@ static void reap(struct bk_engine *e, int all)
 	}
 }
 
+int bk_scp_sending(struct bk_engine *e, const char *backup_id, char *xfer_id,
+		   size_t size)
+{
+	struct xfer *x;
+	int found = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (x = reg; x && !found; x = x->next)
+		if (x->e == e && !x->finished &&
+		    !strcmp(x->backup_id, backup_id)) {
+			snprintf(xfer_id, size, "%s", x->id);
+			found = 1;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	return found;
+}
+
 /* Live bytes of a running transfer of this process (1), or 0. */
 static int live_bytes(const char *id, uint64_t *bytes)
 {

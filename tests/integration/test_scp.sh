@@ -336,6 +336,11 @@ x=$(xfer keyconn)
 cat "$M/README" "$M/status" "$M/system/backups/$id/backup.json" "$C/keyconn/connection.json" \
 	"$B/scp-status/$x.json" > /dev/null
 assert_eq "$(jq -r .status "$B/scp-status/$x.json")" "In Progress" "reads finished while the transfer is In Progress"
+# a backup being sent is not deleted (by hand, nor by a retention)
+assert_fails_with EBUSY "rmdir '$B'"
+assert_contains "$(jq -r .lastError.message "$M/status")" "being transferred by SCP (transfer $x)" \
+	"rmdir during its transfer: reason"
+assert_ok test -d "$B"
 seen_partial=0
 seen_tmp=0
 while [ "$(jq -r .status "$B/scp-status/$x.json")" = "In Progress" ]; do
