@@ -78,6 +78,21 @@ assert_eq "$(rec schedule.create | jq -r .ids.schedule)" n "schedule ids"
 echo '{"name": "k2"}' > "$A/mnt/system/backupkeys/create"
 assert_match "$(rec backupkey.create | jq -r .ids.keyId)" '^[0-9a-f]{32}$' "key ids"
 
+# refusals of backupctl are audited too, with the command and the reason
+cli_refused() {	# WORDS REASON ARGS...
+	local words=$1 reason=$2 r
+	shift 2
+	assert_status 1 "$BACKUPCTL" --state "$A/state" "$@"
+	r=$(rec refused ".ids.target == \"backupctl $words\"")
+	assert_contains "$(jq -r .reason <<<"$r")" "$reason" "backupctl $words refused: audited with the reason"
+	assert_eq "$(jq -r .uid <<<"$r")" 0 "backupctl $words refused: the caller's uid"
+}
+cli_refused "schedule add" "hour: 99 is out of range" schedule add '{"name": "x", "run_at": "0 99 * * *"}'
+cli_refused "schedule delete" 'no schedule "nosuch"' schedule delete nosuch
+cli_refused "schedule run-now" 'no schedule "nosuch"' schedule run-now nosuch
+cli_refused "connection delete" "nosuch" connection delete nosuch
+cli_refused "hsm rotate" "need an HSM" hsm rotate
+
 # every line is a record with every field
 n=$(wc -l < "$AU")
 assert_eq "$(jq -c 'select(has("time") and has("uid") and has("pid") and
