@@ -63,6 +63,30 @@ setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
 r=$(rec schedule.create)
 assert_eq "$(jq -r '[.uid, .ids.schedule, .scope] | join(" ")' <<<"$r")" \
 	"$(id -u nobody) nb system" "schedule.create by a backup-admin"
+# ... but not one that does more than a backup-admin may: a domain's
+# backups, or deleting backups (retentionCount); refusals audited
+nb_sched() {	# PARAMS REASON
+	setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+		sh -c 'printf "%s" "$2" | cat > "$1/schedules/create"' _ "$A/mnt" \
+		"{\"name\": \"nb2\", \"run_at\": \"0 5 * * *\", \"database_backup_params\": $1}" \
+		2>/dev/null && fail "backup-admin created $1" || pass "backup-admin refused $1"
+	r=$(rec refused '.result == "EACCES"')
+	assert_contains "$(jq -r .reason <<<"$r")" "$2" "refusal of $1: reason"
+	assert_eq "$(jq -r .uid <<<"$r")" "$(id -u nobody)" "refusal of $1: uid"
+}
+nb_sched '{"scope": "domain", "domain": "root"}' "not authorized to schedule backups of domain root"
+nb_sched '{"retentionCount": 1}' "retentionCount needs that right"
+assert_eq "$(ls "$A/mnt/schedules" | grep -c '^nb2$' || true)" 0 "nothing created"
+bk_put "$A/mnt/schedules/create" '{"name": "rootdom", "run_at": "0 4 * * *",
+	"database_backup_params": {"scope": "domain", "domain": "root"}}'
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	sh -c 'echo 1 > "$1/schedules/rootdom/run-now"' _ "$A/mnt" 2>/dev/null &&
+	fail "backup-admin ran a domain's schedule" ||
+	pass "backup-admin may not run a domain's schedule"
+assert_contains "$(rec refused '.result == "EACCES"' | jq -r .reason)" \
+	"not authorized to schedule backups of domain root" "run-now refusal: reason"
+assert_eq "$(jq -s length "$A/mnt/schedules/rootdom/runs")" 0 "no run queued"
+rmdir "$A/mnt/schedules/rootdom"
 
 printf '{"colour": 1}' > "$A/mnt/system/backups/create" 2>/dev/null || true
 r=$(rec refused '.result == "EINVAL"')
