@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CLI_MAX_OPTS 16
 
@@ -55,9 +56,36 @@ int cli_usage(struct cli *c, const char *fmt, ...)
 	return CLI_USAGE;
 }
 
+/* The command whose engine cli_open opened: its refusals go into the
+ * audit trail, as those through the mount do. */
+static struct cli *opened;
+
+/* "backupctl" and the command's words (its synopsis up to the first
+ * operand or option), e.g. "backupctl schedule delete". */
+static void command_words(char *buf, size_t size)
+{
+	const char *p = opened->synopsis ? opened->synopsis : opened->cmd;
+	size_t n = snprintf(buf, size, "backupctl");
+
+	while (p && *p && n + 1 < size) {
+		size_t w = strcspn(p, " ");
+
+		if (strspn(p, "abcdefghijklmnopqrstuvwxyz-") < w || !w)
+			break;
+		n += snprintf(buf + n, size - n, " %.*s", (int)w, p);
+		p += w + (p[w] == ' ');
+	}
+}
+
 int cli_engine_fail(int ret, const struct bk_err *err, const char *what)
 {
 	const char *why = (err && err->msg[0]) ? err->msg : strerror(-ret);
+	char cmd[128];
+
+	if (opened && opened->engine && ret < 0) {
+		command_words(cmd, sizeof(cmd));
+		bk_note_refusal(opened->engine, getuid(), cmd, ret, why);
+	}
 
 	/* The engine's words often name the file or setting already. */
 	if (what && !strstr(why, what))
@@ -80,6 +108,7 @@ int cli_open(struct cli *c)
 		c->engine = NULL;
 		return cli_engine_fail(ret, &err, c->state);
 	}
+	opened = c;
 	return CLI_OK;
 }
 

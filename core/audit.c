@@ -262,15 +262,22 @@ static void audit_short(struct bk_engine *e, struct bk_store *s, uid_t uid,
 	if (target && *target)
 		json_object_object_add(r.ids, d.id_name,
 				       json_object_new_string(target));
-	if (s == e->store) {
-		bk_audit_rec(e, &r);
-	} else {
-		json_object *rec = rec_json(&r);
-
-		bk_audit_insert_json(s, rec);
-		json_object_put(rec);
-	}
+	bk_audit_rec_s(e, s, &r);
 	json_object_put(r.ids);
+}
+
+void bk_audit_rec_s(struct bk_engine *e, struct bk_store *s,
+		    const struct bk_audit_rec *r)
+{
+	json_object *rec;
+
+	if (s == e->store) {
+		bk_audit_rec(e, r);
+		return;
+	}
+	rec = rec_json(r);
+	bk_audit_insert_json(s, rec);
+	json_object_put(rec);
 }
 
 void bk_audit(struct bk_engine *e, uid_t uid, const char *action,

@@ -30,6 +30,11 @@ struct bk_audit_rec {
 };
 
 void bk_audit_rec(struct bk_engine *e, const struct bk_audit_rec *r);
+struct bk_store;
+/* bk_audit_rec through the store s (a thread's own connection, or
+ * e->store). */
+void bk_audit_rec_s(struct bk_engine *e, struct bk_store *s,
+		    const struct bk_audit_rec *r);
 
 /* The daemon tells who called: fn returns the requesting process (0 when
  * the thread serves no request).  Set once, before any request. */

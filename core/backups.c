@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "fault.h"
 #include "hsm.h"
+#include "scp.h"
 #include "snapshot.h"
 
 void bk_report_path(struct bk_engine *e, long long seq, char *buf, size_t len)
@@ -337,7 +338,7 @@ int bk_backup_delete(struct bk_engine *e, const char *domain,
 	struct bk_backup_info info;
 	sqlite3_stmt *st;
 	long long seq = -1;
-	char path[4096];
+	char path[4096], xfer[33];
 	int ret;
 
 	ret = bk_backup_get(e, domain, id, &info, err);
@@ -345,6 +346,10 @@ int bk_backup_delete(struct bk_engine *e, const char *domain,
 		return ret;
 	if (!strcmp(info.status, "In Progress"))
 		return bk_errf(err, -EBUSY, "backup %s is in progress", id);
+	if (bk_scp_sending(e, id, xfer, sizeof(xfer)))
+		return bk_errf(err, -EBUSY,
+			       "backup %s is being transferred by SCP (transfer %s): delete it when the transfer has ended",
+			       id, xfer);
 	pthread_mutex_lock(&e->op_lock);
 	if (e->op_running) {
 		const char *bid = json_object_get_string(

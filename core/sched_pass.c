@@ -170,7 +170,11 @@ static void retention(struct pass *p, const struct bk_sched *s)
 			continue;	/* deleted by hand, or not usable */
 		if ((int64_t)++keep <= s->retention)
 			continue;
-		bk_backup_delete(p->e, v[i].domain, v[i].id, 0, &err);
+		/* refused while transferred or restored: kept until the
+		 * schedule's next run */
+		if (bk_backup_delete(p->e, v[i].domain, v[i].id, 0, &err))
+			bk_audit(p->e, 0, "backup.delete", v[i].id, "refused",
+				 err.msg);
 	}
 	bk_audit_set_schedule(NULL);
 	free_runs(v, n);

@@ -168,6 +168,11 @@ static int params_check(struct bk_engine *e, json_object *p,
 		if (json_object_object_get_ex(p, "filters", NULL))
 			return bk_errf(err, -EINVAL,
 				       "filters are for domain backups only");
+		/* as system/backups/create would refuse each run */
+		if (e && get_bool(p, "tiedToHSM") &&
+		    strcmp(bk_rot_kind(e->rot), "pkcs11"))
+			return bk_errf(err, -EINVAL,
+				       "tiedToHSM needs an HSM root of trust; this appliance uses a software root of trust");
 	}
 	if (json_object_object_get_ex(p, "retentionCount", &v)) {
 		s->retention = json_object_get_int64(v);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "crypto.h"
 
 struct xfer {
@@ -74,6 +75,23 @@ static void reap(struct bk_engine *e, int all)
 	}
 }
 
+int bk_scp_sending(struct bk_engine *e, const char *backup_id, char *xfer_id,
+		   size_t size)
+{
+	struct xfer *x;
+	int found = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (x = reg; x && !found; x = x->next)
+		if (x->e == e && !x->finished &&
+		    !strcmp(x->backup_id, backup_id)) {
+			snprintf(xfer_id, size, "%s", x->id);
+			found = 1;
+		}
+	pthread_mutex_unlock(&reg_lock);
+	return found;
+}
+
 /* Live bytes of a running transfer of this process (1), or 0. */
 static int live_bytes(const char *id, uint64_t *bytes)
 {
@@ -123,6 +141,27 @@ static void prune(struct bk_store *s)
 	bk_store_exec(s, sql, NULL);
 }
 
+/* The audit record of x (through s): a system backup, ids the backup,
+ * the transfer and the connection (if named). */
+static void audit_xfer(struct xfer *x, struct bk_store *s, const char *result,
+		       const char *reason)
+{
+	json_object *ids = json_object_new_object();
+	struct bk_audit_rec r = { .uid = x->uid, .operation = "scp",
+		.scope = "system", .ids = ids, .result = result,
+		.reason = reason };
+
+	json_object_object_add(ids, "backupId",
+			       json_object_new_string(x->backup_id));
+	json_object_object_add(ids, "transferId",
+			       json_object_new_string(x->id));
+	if (x->conn.name[0])
+		json_object_object_add(ids, "connection",
+				       json_object_new_string(x->conn.name));
+	bk_audit_rec_s(x->e, s, &r);
+	json_object_put(ids);
+}
+
 /* Records the end of x through s. */
 static void record_end(struct xfer *x, struct bk_store *s, int ok,
 		       const char *reason)
@@ -145,8 +184,7 @@ static void record_end(struct xfer *x, struct bk_store *s, int ok,
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
-	bk_audit_s(x->e, s, x->uid, "scp", x->backup_id,
-		   ok ? "Completed" : "Failed", reason);
+	audit_xfer(x, s, ok ? "Completed" : "Failed", reason);
 }
 
 static void *xfer_main(void *arg)
@@ -259,7 +297,7 @@ static int record_start(struct bk_engine *e, struct xfer *x,
 out:
 	pthread_mutex_unlock(&e->db_lock);
 	if (!ret)
-		bk_audit(e, x->uid, "scp", x->backup_id, "started", dest);
+		audit_xfer(x, e->store, "started", dest);
 	return ret;
 }
 

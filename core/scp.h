@@ -31,6 +31,11 @@
 int bk_scp_start(struct bk_engine *e, const char *backup_id, const char *req,
 		 uid_t uid, char **xfer_id_out, struct bk_err *err);
 
+/* 1 if a transfer of backup_id by e runs (its id in xfer_id), else 0:
+ * such a backup is not deleted (by hand or by a schedule's retention). */
+int bk_scp_sending(struct bk_engine *e, const char *backup_id, char *xfer_id,
+		   size_t size);
+
 /* cb gets the id of each transfer of backup_id still kept, oldest first
  * (with the store lock held: collect only). */
 int bk_scp_ids(struct bk_engine *e, const char *backup_id,

@@ -89,28 +89,64 @@ int bkfs_usage_sched_run_now(const struct bkfs_node *n, char **buf,
 }
 
 /* Schedules make backups of any scope: managing them needs the right to
- * back up the system scope. */
-static int may_manage(struct bk_err *err)
+ * back up the system scope, and, for a schedule (o: its request or its
+ * config.json; may be NULL) of a domain, to back up that domain; with
+ * retentionCount, to delete the backups of its scope. */
+static int may_manage(json_object *o, struct bk_err *err)
 {
-	if (bkfs_allowed(BK_ACT_BACKUP, NULL))
-		return 0;
-	return bk_errf(err, -EACCES,
-		       "not authorized to manage schedules (needs the right to back up the system scope)");
+	json_object *p = NULL, *v;
+	const char *dom = NULL;
+
+	if (!bkfs_allowed(BK_ACT_BACKUP, NULL))
+		return bk_errf(err, -EACCES,
+			       "not authorized to manage schedules (needs the right to back up the system scope)");
+	if (o && json_object_object_get_ex(o, "database_backup_params", &p) &&
+	    json_object_object_get_ex(p, "domain", &v) &&
+	    json_object_is_type(v, json_type_string))
+		dom = json_object_get_string(v);
+	if (dom && !bkfs_allowed(BK_ACT_BACKUP, dom))
+		return bk_errf(err, -EACCES,
+			       "not authorized to schedule backups of domain %s",
+			       dom);
+	if (p && json_object_object_get_ex(p, "retentionCount", NULL) &&
+	    !bkfs_allowed(BK_ACT_DELETE, dom))
+		return bk_errf(err, -EACCES,
+			       "not authorized to delete backups of %s%s: retentionCount needs that right",
+			       dom ? "domain " : "the system scope", dom ? dom : "");
+	return 0;
+}
+
+/* may_manage for the existing schedule name. */
+static int may_manage_named(const char *name, struct bk_err *err)
+{
+	json_object *o = NULL;
+	char *json = NULL;
+	int r;
+
+	if (!bk_sched_json(bkfs.engine, name, &json, NULL))
+		o = json_tokener_parse(json);
+	r = may_manage(o, err);
+	json_object_put(o);
+	free(json);
+	return r;
 }
 
 int bkfs_act_sched_create(const struct bkfs_node *n, uid_t uid,
 			  const char *req, struct bk_err *err)
 {
-	int r = may_manage(err);
+	json_object *o = json_tokener_parse(req ? req : "");
+	int r = may_manage(json_object_is_type(o, json_type_object) ? o : NULL,
+			   err);
 
 	(void)n;
+	json_object_put(o);
 	return r ? r : bk_sched_create(bkfs.engine, req, uid, NULL, err);
 }
 
 int bkfs_act_sched_run_now(const struct bkfs_node *n, uid_t uid,
 			   const char *req, struct bk_err *err)
 {
-	int r = may_manage(err);
+	int r = may_manage_named(n->name, err);
 
 	(void)req;
 	return r ? r : bk_sched_run_now(bkfs.engine, n->name, uid, err);
@@ -119,7 +155,7 @@ int bkfs_act_sched_run_now(const struct bkfs_node *n, uid_t uid,
 int bkfs_remove_schedule(const struct bkfs_node *n, uid_t uid,
 			 struct bk_err *err)
 {
-	int r = may_manage(err);
+	int r = may_manage_named(n->name, err);
 
 	return r ? r : bk_sched_delete(bkfs.engine, n->name, uid, err);
 }

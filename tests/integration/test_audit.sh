@@ -63,6 +63,30 @@ setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
 r=$(rec schedule.create)
 assert_eq "$(jq -r '[.uid, .ids.schedule, .scope] | join(" ")' <<<"$r")" \
 	"$(id -u nobody) nb system" "schedule.create by a backup-admin"
+# ... but not one that does more than a backup-admin may: a domain's
+# backups, or deleting backups (retentionCount); refusals audited
+nb_sched() {	# PARAMS REASON
+	setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+		sh -c 'printf "%s" "$2" | cat > "$1/schedules/create"' _ "$A/mnt" \
+		"{\"name\": \"nb2\", \"run_at\": \"0 5 * * *\", \"database_backup_params\": $1}" \
+		2>/dev/null && fail "backup-admin created $1" || pass "backup-admin refused $1"
+	r=$(rec refused '.result == "EACCES"')
+	assert_contains "$(jq -r .reason <<<"$r")" "$2" "refusal of $1: reason"
+	assert_eq "$(jq -r .uid <<<"$r")" "$(id -u nobody)" "refusal of $1: uid"
+}
+nb_sched '{"scope": "domain", "domain": "root"}' "not authorized to schedule backups of domain root"
+nb_sched '{"retentionCount": 1}' "retentionCount needs that right"
+assert_eq "$(ls "$A/mnt/schedules" | grep -c '^nb2$' || true)" 0 "nothing created"
+bk_put "$A/mnt/schedules/create" '{"name": "rootdom", "run_at": "0 4 * * *",
+	"database_backup_params": {"scope": "domain", "domain": "root"}}'
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	sh -c 'echo 1 > "$1/schedules/rootdom/run-now"' _ "$A/mnt" 2>/dev/null &&
+	fail "backup-admin ran a domain's schedule" ||
+	pass "backup-admin may not run a domain's schedule"
+assert_contains "$(rec refused '.result == "EACCES"' | jq -r .reason)" \
+	"not authorized to schedule backups of domain root" "run-now refusal: reason"
+assert_eq "$(jq -s length "$A/mnt/schedules/rootdom/runs")" 0 "no run queued"
+rmdir "$A/mnt/schedules/rootdom"
 
 printf '{"colour": 1}' > "$A/mnt/system/backups/create" 2>/dev/null || true
 r=$(rec refused '.result == "EINVAL"')
@@ -77,6 +101,21 @@ bk_put "$A/mnt/schedules/create" '{"name": "n", "run_at": "0 3 * * *"}'
 assert_eq "$(rec schedule.create | jq -r .ids.schedule)" n "schedule ids"
 echo '{"name": "k2"}' > "$A/mnt/system/backupkeys/create"
 assert_match "$(rec backupkey.create | jq -r .ids.keyId)" '^[0-9a-f]{32}$' "key ids"
+
+# refusals of backupctl are audited too, with the command and the reason
+cli_refused() {	# WORDS REASON ARGS...
+	local words=$1 reason=$2 r
+	shift 2
+	assert_status 1 "$BACKUPCTL" --state "$A/state" "$@"
+	r=$(rec refused ".ids.target == \"backupctl $words\"")
+	assert_contains "$(jq -r .reason <<<"$r")" "$reason" "backupctl $words refused: audited with the reason"
+	assert_eq "$(jq -r .uid <<<"$r")" 0 "backupctl $words refused: the caller's uid"
+}
+cli_refused "schedule add" "hour: 99 is out of range" schedule add '{"name": "x", "run_at": "0 99 * * *"}'
+cli_refused "schedule delete" 'no schedule "nosuch"' schedule delete nosuch
+cli_refused "schedule run-now" 'no schedule "nosuch"' schedule run-now nosuch
+cli_refused "connection delete" "nosuch" connection delete nosuch
+cli_refused "hsm rotate" "need an HSM" hsm rotate
 
 # every line is a record with every field
 n=$(wc -l < "$AU")

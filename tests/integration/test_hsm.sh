@@ -212,16 +212,42 @@ touch "$BK_TMP/release"
 assert_eq "$(jq -r .status "$MA/wait")" Completed "the backup completes"
 bk_umount "$MA"
 rm "$BK_TMP/release"
-BACKUPFS_FAULT=hsm.rotate.start:stall bk_mount "$A" "$MA"
+echo 2030-01-01T00:00:30Z > "$BK_TMP/clock"	# the schedules' clock
+BACKUPFS_CLOCK=$BK_TMP/clock BACKUPFS_FAULT=hsm.rotate.start:stall \
+	bk_mount "$A" "$MA"
+bk_put "$MA/schedules/create" '{"name": "tied", "run_at": "0 0 1 1 *",
+	"database_backup_params": {"tiedToHSM": true}}'
 bk_put "$MA/hsm/rotate" '{}'
 assert_eq "$(jq -r '.operation + " " + .status' "$MA/status")" "rotate In Progress" "status shows the rotation running"
 assert_fails_with EBUSY "bk_put '$MA/system/backups/create' '{}'"
 assert_contains "$(jq -r .lastError.message "$MA/status")" "root of trust is being changed" "a backup during a rotation: EBUSY, said"
 assert_fails_with EBUSY "bk_put '$MA/system/backups/$T/restore' '{}'"
 assert_fails_with EBUSY "bk_put '$MA/hsm/activate' '{\"keyId\":\"$K2\"}'"
+# a scheduled backup waits for the rotation like for a restore, then is
+# skipped with the reason; after it, it runs tied to the new key
+lastrun() { tail -n 1 "$MA/schedules/tied/runs"; }
+settle() {	# STATUS
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ "$(lastrun | jq -r .status)" = "$1" ] && return 0
+		sleep 0.1
+	done
+}
+echo 1 > "$MA/schedules/tied/run-now"
+echo 2030-01-01T01:01:00Z > "$BK_TMP/clock"
+settle Skipped
+assert_eq "$(lastrun | jq -r .status)" Skipped "a scheduled run during a rotation: Skipped after the wait"
+assert_contains "$(lastrun | jq -r .reason)" "root of trust is being changed" "the skip's reason names the rotation"
 touch "$BK_TMP/release"
 assert_eq "$(jq -r .status "$MA/wait")" Completed "the rotation completes"
 K3=$(jq -r .keyId "$MA/hsm/status.json")
+echo 1 > "$MA/schedules/tied/run-now"
+settle Completed
+assert_eq "$(lastrun | jq -r .status)" Completed "the tied schedule runs after the rotation"
+sb=$(lastrun | jq -r .backupId)
+assert_eq "$(jq -r '[.tiedToHSM, .hsmKeyId] | join(" ")' "$MA/system/backups/$sb/backup.json")" \
+	"true $K3" "the scheduled backup is tied to the new key"
+rmdir "$MA/schedules/tied"
 bk_umount "$MA"
 unset BACKUPFS_FAULT_RELEASE
 

@@ -79,6 +79,7 @@ bad '{"name": "x", "run_at": "0 * * * *", "database_backup_params": {"backupKey"
 bad '{"name": "x", "run_at": "0 * * * *", "database_backup_params": {"do_scp": true}}' 'do_scp needs "connection"'
 bad '{"name": "x", "run_at": "0 * * * *", "database_backup_params": {"do_scp": true, "connection": "c", "scope": "domain", "domain": "root"}}' "SCP transfers system backups only"
 bad '{"name": "x", "run_at": "0 * * * *", "database_backup_params": {"connection": "c"}}' '"connection" is only used with "do_scp"'
+bad '{"name": "x", "run_at": "0 * * * *", "database_backup_params": {"tiedToHSM": true}}' "tiedToHSM needs an HSM root of trust"
 assert_fails_with EINVAL "bk_put '$M/schedules/create' '{\"name\": '"
 assert_eq "$(ls "$M/schedules")" "create" "nothing created by bad requests"
 assert_eq "$("$BACKUPCTL" --state "$S" schedule list)" "" "backupctl lists none"

@@ -150,6 +150,17 @@ sent keyconn "SFTP over an existing copy"
 x=$(xfer keyconn)
 j=$(xfer_wait "$x")
 assert_eq "$(jq -r .status <<<"$j")" Completed "a second copy replaces the first"
+# the audit trail: the transfer's start and end, connections
+r=$(jq -c "select(.operation == \"scp\" and .ids.transferId == \"$x\")" "$M/audit")
+assert_eq "$(jq -r .result <<<"$r" | tr '\n' ' ')" "started Completed " "audit: the transfer's start and end"
+assert_eq "$(jq -r '[.scope, .ids.backupId, .ids.connection, .uid] | join(" ")' <<<"$r" | sort -u)" \
+	"system $id keyconn 0" "audit: scope, backup, connection and uid of the transfer"
+au() { jq -c "select(.operation == \"$1\" and .ids.target == \"$2\")" "$M/audit" | tail -1; }
+assert_eq "$(au connection-create keyconn | jq -r .result)" Completed "audit: connection-create"
+assert_eq "$(au connection-delete gone | jq -r .result)" Completed "audit: connection-delete"
+assert_eq "$(au connection-test keyconn | jq -r .result)" Completed "audit: connection-test"
+assert_contains "$(au connection-test mismatch | jq -r '.result + ": " + .reason')" \
+	"Failed: host key mismatch" "audit: a failed connection-test with its reason"
 
 failed() {	# CONN WORDS WHAT
 	local x j
@@ -234,6 +245,10 @@ assert_fails_with ENOENT "as ${U}d cat $M/scp/public-key"
 assert_ok bk_put "$M/scp/rotate" yes
 new=$(cat "$M/scp/public-key")
 [ "$new" != "$pub" ] && pass "rotate made a new key" || fail "rotate kept the key"
+assert_eq "$(jq -c 'select(.operation == "scp-rotate") | [.uid, .result]' "$M/audit" | tail -1)" \
+	'[0,"Completed"]' "audit: scp-rotate"
+assert_contains "$(jq -c 'select(.operation == "refused" and .ids.path == "/scp/rotate") | .reason' "$M/audit" | tail -1)" \
+	"not authorized" "audit: a refused scp-rotate"
 failed keyconn "authentication failed" "the old key after rotation"
 testfail keyconn EACCES "refused the appliance's key"
 bk_sshd_authorize "$new"
@@ -336,6 +351,11 @@ x=$(xfer keyconn)
 cat "$M/README" "$M/status" "$M/system/backups/$id/backup.json" "$C/keyconn/connection.json" \
 	"$B/scp-status/$x.json" > /dev/null
 assert_eq "$(jq -r .status "$B/scp-status/$x.json")" "In Progress" "reads finished while the transfer is In Progress"
+# a backup being sent is not deleted (by hand, nor by a retention)
+assert_fails_with EBUSY "rmdir '$B'"
+assert_contains "$(jq -r .lastError.message "$M/status")" "being transferred by SCP (transfer $x)" \
+	"rmdir during its transfer: reason"
+assert_ok test -d "$B"
 seen_partial=0
 seen_tmp=0
 while [ "$(jq -r .status "$B/scp-status/$x.json")" = "In Progress" ]; do
