@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -140,6 +141,24 @@ int bk_random_id(char out[33], struct bk_err *err)
 	int ret;
 
 	ret = bk_random(raw, sizeof(raw), err);
+	if (ret)
+		return ret;
+	hex_encode(raw, sizeof(raw), out);
+	return 0;
+}
+
+int bk_time_id(char out[33], struct bk_err *err)
+{
+	struct timespec ts;
+	uint8_t raw[16];
+	uint64_t ms;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (int i = 0; i < 6; i++)
+		raw[i] = (uint8_t)(ms >> (40 - 8 * i));
+	ret = bk_random(raw + 6, sizeof(raw) - 6, err);
 	if (ret)
 		return ret;
 	hex_encode(raw, sizeof(raw), out);
