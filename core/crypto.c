@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -58,12 +59,13 @@ static EVP_MD *sha256_md;
 
 static EVP_CIPHER *ecb_cipher;
 
-/* The unwrapping thread's AES-256-ECB decryption context, for the last
- * key-encryption key it was set up with (see kwp_unwrap_fast). */
+/* A thread's AES-256-ECB contexts, [0] decrypting and [1] encrypting,
+ * each for the last key-encryption key it was set up with (see
+ * kwp_unwrap_fast). */
 struct ecb_tls {
-	EVP_CIPHER_CTX *ctx;
-	uint8_t kek[32];
-	int ready;
+	EVP_CIPHER_CTX *ctx[2];
+	uint8_t kek[2][32];
+	int ready[2];
 };
 static pthread_key_t ecb_key;
 static int ecb_key_ok;
@@ -74,7 +76,8 @@ static void ecb_tls_free(void *p)
 
 	if (!t)
 		return;
-	EVP_CIPHER_CTX_free(t->ctx);	/* wipes the key schedule */
+	EVP_CIPHER_CTX_free(t->ctx[0]);	/* wipes the key schedule */
+	EVP_CIPHER_CTX_free(t->ctx[1]);
 	OPENSSL_cleanse(t, sizeof(*t));
 	free(t);
 }
@@ -140,6 +143,24 @@ int bk_random_id(char out[33], struct bk_err *err)
 	int ret;
 
 	ret = bk_random(raw, sizeof(raw), err);
+	if (ret)
+		return ret;
+	hex_encode(raw, sizeof(raw), out);
+	return 0;
+}
+
+int bk_time_id(char out[33], struct bk_err *err)
+{
+	struct timespec ts;
+	uint8_t raw[16];
+	uint64_t ms;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (int i = 0; i < 6; i++)
+		raw[i] = (uint8_t)(ms >> (40 - 8 * i));
+	ret = bk_random(raw + 6, sizeof(raw) - 6, err);
 	if (ret)
 		return ret;
 	hex_encode(raw, sizeof(raw), out);
@@ -233,8 +254,10 @@ out:
  * as its block function, with one context per thread kept for the last
  * key-encryption key.  Its integrity check covers the result: if
  * anything goes wrong here it fails, and kwp() below does the unwrap the
- * usual way (which then reports the error).  Wrapping always takes the
- * usual way: a wrong wrap would not be noticed. */
+ * usual way (which then reports the error).  Wrapping is the same:
+ * CRYPTO_128_wrap_pad with the encrypting context; a wrong wrap would not
+ * be noticed by itself, so the result is unwrapped again and compared
+ * with the input, and on any difference the usual way wraps. */
 static void ecb_block(const unsigned char in[16], unsigned char out[16],
 		      const void *key)
 {
@@ -245,7 +268,7 @@ static void ecb_block(const unsigned char in[16], unsigned char out[16],
 		memset(out, 0, 16);	/* fails the integrity check */
 }
 
-static EVP_CIPHER_CTX *ecb_ctx(const uint8_t kek[32])
+static EVP_CIPHER_CTX *ecb_ctx(const uint8_t kek[32], int enc)
 {
 	struct ecb_tls *t;
 
@@ -262,25 +285,25 @@ static EVP_CIPHER_CTX *ecb_ctx(const uint8_t kek[32])
 			return NULL;
 		}
 	}
-	if (t->ready && !CRYPTO_memcmp(t->kek, kek, 32))
-		return t->ctx;
-	t->ready = 0;
-	if (!t->ctx)
-		t->ctx = EVP_CIPHER_CTX_new();
-	if (!t->ctx || EVP_CipherInit_ex(t->ctx, ecb_cipher, NULL, kek, NULL,
-					 0) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(t->ctx, 0) != 1)
+	if (t->ready[enc] && !CRYPTO_memcmp(t->kek[enc], kek, 32))
+		return t->ctx[enc];
+	t->ready[enc] = 0;
+	if (!t->ctx[enc])
+		t->ctx[enc] = EVP_CIPHER_CTX_new();
+	if (!t->ctx[enc] || EVP_CipherInit_ex(t->ctx[enc], ecb_cipher, NULL,
+					      kek, NULL, enc) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(t->ctx[enc], 0) != 1)
 		return NULL;
-	memcpy(t->kek, kek, 32);
-	t->ready = 1;
-	return t->ctx;
+	memcpy(t->kek[enc], kek, 32);
+	t->ready[enc] = 1;
+	return t->ctx[enc];
 }
 
 /* 0 and *outlen, or -1: take the usual way. */
 static int kwp_unwrap_fast(const uint8_t kek[32], const uint8_t *in,
 			   size_t inlen, uint8_t *out, size_t *outlen)
 {
-	EVP_CIPHER_CTX *ctx = ecb_ctx(kek);
+	EVP_CIPHER_CTX *ctx = ecb_ctx(kek, 0);
 	size_t n;
 
 	if (!ctx)
@@ -290,6 +313,31 @@ static int kwp_unwrap_fast(const uint8_t kek[32], const uint8_t *in,
 		return -1;
 	*outlen = n;
 	return 0;
+}
+
+/* 0 and *outlen, or -1: take the usual way.  out holds inlen + 15
+ * bytes (the usual way's bound). */
+static int kwp_wrap_fast(const uint8_t kek[32], const uint8_t *in,
+			 size_t inlen, uint8_t *out, size_t *outlen)
+{
+	EVP_CIPHER_CTX *ctx = ecb_ctx(kek, 1);
+	size_t n, back_len = 0;
+	uint8_t *back;
+	int ret = -1;
+
+	if (!ctx)
+		return -1;
+	n = CRYPTO_128_wrap_pad(ctx, NULL, out, in, inlen, ecb_block);
+	if (n == 0)
+		return -1;
+	back = bk_secure_alloc(n);
+	if (back && !kwp_unwrap_fast(kek, out, n, back, &back_len) &&
+	    back_len == inlen && !CRYPTO_memcmp(back, in, inlen)) {
+		*outlen = n;
+		ret = 0;
+	}
+	bk_secure_free(back, n);
+	return ret;
 }
 
 /* One pass of AES-256-KWP in either direction. */
@@ -329,6 +377,9 @@ int bk_kwp_wrap(const uint8_t kek[32], const uint8_t *in, size_t inlen,
 {
 	if (inlen == 0)
 		return bk_errf(err, -EINVAL, "nothing to wrap");
+	if (inlen <= INT_MAX / 2 &&
+	    kwp_wrap_fast(kek, in, inlen, out, outlen) == 0)
+		return 0;
 	return kwp(1, kek, in, inlen, out, outlen, err);
 }
 

@@ -20,6 +20,12 @@ int bk_random(void *buf, size_t len, struct bk_err *err);
 /* Random identifier: 32 lowercase hex chars + NUL (128 random bits). */
 int bk_random_id(char out[33], struct bk_err *err);
 
+/* Identifier that sorts by creation time, for resources: 48 bits of
+ * milliseconds since the epoch, then 80 random bits, as 32 lowercase hex
+ * chars + NUL.  A table's id index is then appended to, not written at
+ * random (docs/PERFORMANCE.md). */
+int bk_time_id(char out[33], struct bk_err *err);
+
 /* SHA-256 of buf, as 64 lowercase hex chars + NUL. */
 void bk_sha256_hex(const void *buf, size_t len, char out[65]);
 /* SHA-256 raw. */

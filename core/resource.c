@@ -230,7 +230,7 @@ static int add_obj(struct bk_store *s, struct bk_rot *rot, const char *domain,
 		r.wrapped_len = wlen;
 		r.fingerprint = fp;
 	}
-	ret = bk_random_id(id, err);
+	ret = bk_time_id(id, err);
 	if (ret)
 		goto out;
 	bk_now(now);

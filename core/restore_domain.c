@@ -397,7 +397,7 @@ static int on_resource(struct rd *r, json_object *row, const uint8_t *mat,
 	if (ret && !strcmp(found, r->target))
 		return skip(ts, name, err);
 	if (ret) {
-		ret = bk_random_id(fresh, err);
+		ret = bk_time_id(fresh, err);
 		if (ret)
 			return ret;
 		use = fresh;

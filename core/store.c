@@ -198,6 +198,12 @@ static const char *const migrations[] = {
 	"  reason TEXT,"
 	"  uid INTEGER);"
 	"CREATE INDEX scp_transfers_by_backup ON scp_transfers(backup_id);",
+
+	/* 6: drop resources_by_name: (domain, type, name) is a prefix of
+	 * the UNIQUE(domain, type, name, version) index, which serves every
+	 * query it served (docs/PERFORMANCE.md); one index fewer to write
+	 * per resource inserted, by restores above all. */
+	"DROP INDEX IF EXISTS resources_by_name;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "core/crypto.h"
 #include "check.h"
 
@@ -138,6 +140,25 @@ static void test_hmac(void)
 	CHECK(!memcmp(mac, want, sizeof(want)));
 }
 
+/* The wrap of OpenSSL's own AES-256-WRAP-PAD cipher (the usual way) of
+ * in equals want[wlen]. */
+static int evp_wrap_equals(const uint8_t kek[32], const uint8_t *in,
+			   size_t inlen, const uint8_t *want, size_t wlen)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	uint8_t out[64];
+	int len = 0, fin = 0, ok;
+
+	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, kek,
+				NULL) == 1 &&
+	     EVP_EncryptUpdate(ctx, out, &len, in, (int)inlen) == 1 &&
+	     EVP_EncryptFinal_ex(ctx, out + len, &fin) == 1 &&
+	     (size_t)(len + fin) == wlen && !memcmp(out, want, wlen);
+	EVP_CIPHER_CTX_free(ctx);
+	return ok;
+}
+
 /* Known answers computed once, independently, with Python's
  * cryptography.hazmat.primitives.keywrap.aes_key_wrap_with_padding (an
  * RFC 5649 implementation of its own over AES-ECB) and checked against
@@ -201,7 +222,15 @@ static void test_kwp(void)
 		memset(src, (int)i, sizeof(src));
 		CHECK_EQ_INT(bk_kwp_wrap(kek, src, i, dst, &dl, &err), 0);
 		CHECK(dl <= i + 15 && dl % 8 == 0);
+		CHECK(evp_wrap_equals(kek, src, i, dst, dl));
 		CHECK_EQ_INT(bk_kwp_unwrap(kek, dst, dl, dec, &rl, &err), 0);
+		CHECK(rl == i && !memcmp(dec, src, i));
+		/* The thread's cached contexts follow a change of key. */
+		CHECK_EQ_INT(bk_kwp_wrap(kek2, src, i, dst, &dl, &err), 0);
+		CHECK(evp_wrap_equals(kek2, src, i, dst, dl));
+		CHECK_EQ_INT(bk_kwp_unwrap(kek, dst, dl, dec, &rl, &err),
+			     -EBADMSG);
+		CHECK_EQ_INT(bk_kwp_unwrap(kek2, dst, dl, dec, &rl, &err), 0);
 		CHECK(rl == i && !memcmp(dec, src, i));
 	}
 }
