@@ -56,22 +56,23 @@ static const char *hid(json_object *h)
 	return id ? id : "?";
 }
 
-/* The root-of-trust key keyid: active here, or -EINVAL saying why. */
-static int check_active(struct bk_engine *e, json_object *h,
+/* The root-of-trust key keyid: rot (the engine's, read once), or -EINVAL
+ * saying why. */
+static int check_active(struct bk_rot *rot, json_object *h,
 			const char *keyid, struct bk_err *err)
 {
 	if (!keyid)
 		return bk_errf(err, -EINVAL,
 			       "backup %s is tied to an HSM but names no HSM key",
 			       hid(h));
-	if (strcmp(bk_rot_kind(e->rot), "pkcs11"))
+	if (strcmp(bk_rot_kind(rot), "pkcs11"))
 		return bk_errf(err, -EINVAL,
 			       "backup %s is tied to HSM root-of-trust key %s; this appliance has no HSM (software root of trust): it restores only where that key is active",
 			       hid(h), keyid);
-	if (strcmp(keyid, bk_rot_key_id(e->rot)))
+	if (strcmp(keyid, bk_rot_key_id(rot)))
 		return bk_errf(err, -EINVAL,
 			       "backup %s is tied to HSM root-of-trust key %s, which is not the active key here (active: %s): activate it with backupctl hsm activate %s",
-			       hid(h), keyid, bk_rot_key_id(e->rot), keyid);
+			       hid(h), keyid, bk_rot_key_id(rot), keyid);
 	return 0;
 }
 
@@ -80,6 +81,9 @@ static int check_active(struct bk_engine *e, json_object *h,
 static int seal_keys(struct bk_engine *e, json_object *h,
 		     struct seal_keys *k, struct bk_err *err)
 {
+	struct bk_rot *rot = e->rot;	/* one key for the check and the use:
+					 * a rotation swaps e->rot, and old
+					 * handles stay valid until close */
 	json_object *doms, *v;
 	struct bk_err e2 = { 0 };
 	int ret;
@@ -89,10 +93,10 @@ static int seal_keys(struct bk_engine *e, json_object *h,
 		const char *id = json_object_object_get_ex(h, "hsmKeyId", &v) ?
 			json_object_get_string(v) : NULL;
 
-		if ((ret = check_active(e, h, id, err)))
+		if ((ret = check_active(rot, h, id, err)))
 			return ret;
 		snprintf(k->kind[0], sizeof(k->kind[0]), "hsm");
-		k->rot[0] = e->rot;
+		k->rot[0] = rot;
 		k->keyid[0] = id;
 		k->n = 1;
 	}
@@ -108,7 +112,7 @@ static int seal_keys(struct bk_engine *e, json_object *h,
 			return bk_errf(err, -EINVAL,
 				       "backup %s: the HSM of domain %s is not a URI",
 				       hid(h), name);
-		ret = bk_rot_resolve(e->rot, json_object_get_string(uri),
+		ret = bk_rot_resolve(rot, json_object_get_string(uri),
 				     &k->rot[k->n], &e2);
 		if (ret && json_object_object_get_ex(h, "id", NULL))
 			return bk_errf(err, -EINVAL,
