@@ -204,6 +204,11 @@ static const char *const migrations[] = {
 	 * query it served (docs/PERFORMANCE.md); one index fewer to write
 	 * per resource inserted, by restores above all. */
 	"DROP INDEX IF EXISTS resources_by_name;",
+
+	/* 7: the schedule runner looks, at every pass, for runs whose SCP
+	 * transfer failed (core/sched_pass.c): by transfer, not by a scan
+	 * of the whole history. */
+	"CREATE INDEX schedule_runs_by_transfer ON schedule_runs(transfer_id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
