@@ -233,10 +233,16 @@ rsync -a "$M/system/backups/" "$BK_TMP/rs/"
 n=$(rsync -a --itemize-changes "$M/system/backups/" "$BK_TMP/rs/" | grep -c '^>f' || true)
 assert_eq "$n" "0" "second rsync -a of backups/ copies nothing"
 st=$(cat "$M/status")
+pub=$(cat "$M/scp/public-key")
+audited=$(wc -l < "$M/audit")
 n=$(tar -C "$M/system" -cf - backups | tar -tf - | grep -c "/$id.backup\$")
 assert_eq "$n" "1" "tar c of backups/"
 find "$M" -type f ! -name wait ! -name passphrase ! -name '*.backupkey' -exec sha256sum {} + >/dev/null
 assert_eq "$(cat "$M/status")" "$st" "rsync, tar and find act on nothing"
+# reading scp/rotate, hsm/rotate, schedules/*/run-now ... acts on nothing
+# either: the SSH key is the same, and no action was audited
+assert_eq "$(cat "$M/scp/public-key")" "$pub" "reading scp/rotate keeps the SSH key"
+assert_eq "$(wc -l < "$M/audit")" "$audited" "reading every file is no audited action"
 
 # each open handle of a control file has its own buffer: two writers
 # interleaved on backupkeys/create each create their own key
