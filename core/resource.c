@@ -94,16 +94,17 @@ int bk_res_insert(struct bk_store *s, const struct bk_res_row *r,
 		sqlite3_bind_text(st, 8, r->fingerprint, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, r->created_at, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_CONSTRAINT_UNIQUE && !strcmp(r->type, "keys"))
+	if (rc == SQLITE_CONSTRAINT_UNIQUE &&
+	    bk_store_unique_on(s, "resources.id"))
+		ret = bk_errf(err, -EEXIST, "resource id %s already exists",
+			      r->id);
+	else if (rc == SQLITE_CONSTRAINT_UNIQUE && !strcmp(r->type, "keys"))
 		ret = bk_errf(err, -EEXIST,
 			      "keys '%s' version %lld already exists in domain %s",
 			      r->name, r->version, r->domain);
 	else if (rc == SQLITE_CONSTRAINT_UNIQUE)
 		ret = bk_errf(err, -EEXIST, "%s '%s' already exists in domain %s",
 			      r->type, r->name, r->domain);
-	else if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		ret = bk_errf(err, -EEXIST, "resource id %s already exists",
-			      r->id);
 	else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		ret = bk_errf(err, -ENOENT, "domain %s does not exist",
 			      r->domain);

@@ -91,7 +91,7 @@ static int init_files(const char *dir, const char *hsm, struct bk_err *err)
 	{
 		struct bk_store *s = NULL;
 
-		ret = bk_store_open(p, 1, &s, err);
+		ret = bk_store_open(p, BK_STORE_CREATE, &s, err);
 		if (!ret && rot)
 			ret = bk_hsm_configure(s, rot, err);
 		if (s)

@@ -61,10 +61,20 @@
 
 struct bk_store;
 
-/* Opens (create: creates) STATE_DIR's database, sets WAL, busy timeout,
- * foreign keys, and runs pending migrations. */
-int bk_store_open(const char *db_path, int create, struct bk_store **out,
+/* bk_store_open's flags. */
+enum {
+	BK_STORE_CREATE = 1,	/* create the database if missing */
+	BK_STORE_PRIVATE = 2,	/* one thread at a time uses it: SQLite
+				 * takes no mutex per call */
+};
+
+/* Opens (BK_STORE_CREATE: creates) STATE_DIR's database, sets WAL, busy
+ * timeout, foreign keys, and runs pending migrations. */
+int bk_store_open(const char *db_path, int flags, struct bk_store **out,
 		  struct bk_err *err);
+/* Whether the last failed statement of s broke the unique index on
+ * "table.column" (its first column). */
+int bk_store_unique_on(struct bk_store *s, const char *column);
 void bk_store_close(struct bk_store *s);
 /* The schema version this build migrates databases to. */
 int bk_store_schema_version(void);

@@ -15,6 +15,16 @@
 #define BK_NAME_MAX 255		/* bytes in a resource, user or key name */
 #define BK_ID_MAX 64		/* bytes in a resource id */
 
+/* The resources' unique indexes (schema migration 8), which a system
+ * restore drops and creates again after loading (core/snapshot.c). */
+#define BK_RES_INDEXES \
+	"CREATE UNIQUE INDEX resources_by_id ON resources(id);" \
+	"CREATE UNIQUE INDEX resources_by_key ON resources(domain, type," \
+	" name, version);"
+#define BK_RES_INDEXES_DROP \
+	"DROP INDEX resources_by_id;" \
+	"DROP INDEX resources_by_key;"
+
 /* The statements prepared once per handle (their SQL is store.c's
  * stmt_sql[], in this order). */
 enum bk_stmt {
