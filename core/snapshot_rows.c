@@ -10,14 +10,14 @@
  * order.  A ring of 2 * workers + 1 batches bounds the memory.  Small
  * snapshots, and one-CPU machines, format in the calling thread.
  *
+ * Lines are written by hand (snapshot_line.c), as json-c printed them.
+ * The attributes were serialised by json-c when they were stored, and are
+ * emitted as stored (not parsed again for every row).
+ *
  * Secrets: the material is unwrapped into the secure heap and encoded in
  * base64 straight into the batch's output buffer, which is wiped once the
- * sink has it and whenever it grows.  json-c builds each line except the
- * material member, which is appended after the line's other members
- * (base64 needs no JSON escaping): json-c's buffers, which it frees
- * without wiping, never see the secret.  The attributes were serialised
- * by json-c when they were stored, and are emitted as stored (through a
- * json-c serializer hook, so they are not parsed again for every row).
+ * sink has it and whenever it grows.  No other buffer (no json-c object,
+ * no temporary string) ever holds it, clear or encoded.
  */
 #include "snapshot_int.h"
 
@@ -28,9 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <json-c/printbuf.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "crypto.h"
 
@@ -39,7 +37,6 @@
  * large attributes do not multiply the ring's memory. */
 #define BATCH_BYTES (256 * 1024)
 #define MAX_WORKERS 4
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* The query's columns. */
 enum { C_ID, C_DOMAIN, C_TYPE, C_NAME, C_VERSION, C_ATTRS, C_MATERIAL,
@@ -122,67 +119,6 @@ struct batch {
 
 /* ---- formatting (any thread) ---- */
 
-/* One line object per thread, its members updated in place. */
-struct fmt {
-	json_object *line, *id, *dom, *type, *name, *ver, *fp, *created;
-	const char *attrs;		/* what the "attrs" member prints */
-	int attrs_len;
-	int has_fp;
-};
-
-static int attrs_serializer(json_object *o, struct printbuf *pb, int level,
-			    int flags)
-{
-	struct fmt *f = json_object_get_userdata(o);
-
-	(void)level;
-	(void)flags;
-	return printbuf_memappend(pb, f->attrs, f->attrs_len);
-}
-
-static void fmt_free(struct fmt *f)
-{
-	json_object_put(f->line);
-	json_object_put(f->fp);
-	memset(f, 0, sizeof(*f));
-}
-
-static int fmt_init(struct fmt *f)
-{
-	json_object *attrs;
-
-	memset(f, 0, sizeof(*f));
-	f->line = json_object_new_object();
-	f->fp = json_object_new_string("");	/* a reference of our own */
-	attrs = json_object_new_object();
-	if (!f->line || !f->fp || !attrs) {
-		json_object_put(attrs);
-		fmt_free(f);
-		return -ENOMEM;
-	}
-	json_object_set_serializer(attrs, attrs_serializer, f, NULL);
-	json_object_object_add(f->line, "t", json_object_new_string("resource"));
-	json_object_object_add(f->line, "id", f->id = json_object_new_string(""));
-	json_object_object_add(f->line, "domain",
-			       f->dom = json_object_new_string(""));
-	json_object_object_add(f->line, "type",
-			       f->type = json_object_new_string(""));
-	json_object_object_add(f->line, "name",
-			       f->name = json_object_new_string(""));
-	json_object_object_add(f->line, "version",
-			       f->ver = json_object_new_int64(0));
-	json_object_object_add(f->line, "attrs", attrs);
-	json_object_object_add(f->line, "fingerprint", NULL);
-	json_object_object_add(f->line, "createdAt",
-			       f->created = json_object_new_string(""));
-	if (!f->id || !f->dom || !f->type || !f->name || !f->ver ||
-	    !f->created) {
-		fmt_free(f);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* Column i of r (in cols) as a C string view. */
 #define COL(cols, r, i) ((cols) + (r)->off[i])
 
@@ -215,15 +151,34 @@ static int unwrap_row(struct bk_rot *rot, const char *cols,
 	return 0;
 }
 
-static int format_row(struct fmt *f, struct bk_rot *rot, const char *cols,
+/* The line's columns, as the writer takes them. */
+static void line_of(const char *cols, const struct row *r,
+		    struct bk_snap_line *l)
+{
+	l->id = COL(cols, r, C_ID);
+	l->id_len = (size_t)r->len[C_ID];
+	l->domain = COL(cols, r, C_DOMAIN);
+	l->domain_len = (size_t)r->len[C_DOMAIN];
+	l->type = COL(cols, r, C_TYPE);
+	l->type_len = (size_t)r->len[C_TYPE];
+	l->name = COL(cols, r, C_NAME);
+	l->name_len = (size_t)r->len[C_NAME];
+	l->version = r->version;
+	l->attrs = COL(cols, r, C_ATTRS);
+	l->attrs_len = (size_t)r->len[C_ATTRS];
+	l->fp = r->len[C_FP] < 0 ? NULL : COL(cols, r, C_FP);
+	l->fp_len = r->len[C_FP] < 0 ? 0 : (size_t)r->len[C_FP];
+	l->created = COL(cols, r, C_CREATED);
+	l->created_len = (size_t)r->len[C_CREATED];
+}
+
+static int format_row(struct bk_rot *rot, const char *cols,
 		      const struct row *r, struct buf *out,
 		      struct bk_err *err)
 {
-	static const char key[] = ",\"material\":\"";
+	struct bk_snap_line l;
 	uint8_t *mat = NULL;
-	size_t n, mlen = 0, b64;
-	const char *s;
-	char *p;
+	size_t mlen = 0;
 	int ret = 0;
 
 	if (r->len[C_ATTRS] < 2 || COL(cols, r, C_ATTRS)[0] != '{' ||
@@ -231,66 +186,29 @@ static int format_row(struct fmt *f, struct bk_rot *rot, const char *cols,
 		return bk_errf(err, -EIO,
 			       "resource %s has unreadable attributes",
 			       COL(cols, r, C_ID));
-	json_object_set_string_len(f->id, COL(cols, r, C_ID), r->len[C_ID]);
-	json_object_set_string_len(f->dom, COL(cols, r, C_DOMAIN),
-				   r->len[C_DOMAIN]);
-	json_object_set_string_len(f->type, COL(cols, r, C_TYPE),
-				   r->len[C_TYPE]);
-	json_object_set_string_len(f->name, COL(cols, r, C_NAME),
-				   r->len[C_NAME]);
-	json_object_set_int64(f->ver, r->version);
-	json_object_set_string_len(f->created, COL(cols, r, C_CREATED),
-				   r->len[C_CREATED]);
-	f->attrs = COL(cols, r, C_ATTRS);
-	f->attrs_len = r->len[C_ATTRS];
-	if (r->len[C_FP] >= 0) {
-		json_object_set_string_len(f->fp, COL(cols, r, C_FP),
-					   r->len[C_FP]);
-		if (!f->has_fp)
-			json_object_object_add(f->line, "fingerprint",
-					       json_object_get(f->fp));
-		f->has_fp = 1;
-	} else if (f->has_fp) {
-		json_object_object_add(f->line, "fingerprint", NULL);
-		f->has_fp = 0;
-	}
 	if (r->len[C_MATERIAL] >= 0) {
 		ret = unwrap_row(rot, cols, r, &mat, &mlen, err);
 		if (ret)
 			return ret;
 	}
-	s = json_object_to_json_string_length(f->line, JSON_FLAGS, &n);
-	b64 = mat ? 4 * ((mlen + 2) / 3) : 0;
-	if (!s || buf_reserve(out, n + sizeof(key) + b64 + 3)) {
+	line_of(cols, r, &l);
+	if (buf_reserve(out, bk_snap_line_max(&l, mlen))) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	p = out->p + out->len;
-	if (mat) {
-		memcpy(p, s, n - 1);		/* all but the closing brace */
-		p += n - 1;
-		memcpy(p, key, sizeof(key) - 1);
-		p += sizeof(key) - 1;
-		p += EVP_EncodeBlock((unsigned char *)p, mat, (int)mlen);
-		memcpy(p, "\"}", 2);
-		p += 2;
-	} else {
-		memcpy(p, s, n);
-		p += n;
-	}
-	*p++ = '\n';
-	out->len = (size_t)(p - out->p);
+	out->len = (size_t)(bk_snap_line_write(out->p + out->len, &l, mat,
+					       mlen) - out->p);
 out:
 	if (mat)
 		bk_secure_free(mat, mlen);
 	return ret;
 }
 
-static void format_batch(struct fmt *f, struct bk_rot *rot, struct batch *b)
+static void format_batch(struct bk_rot *rot, struct batch *b)
 {
 	b->ret = 0;
 	for (int i = 0; i < b->nrows && !b->ret; i++)
-		b->ret = format_row(f, rot, b->cols.p, &b->rows[i], &b->out,
+		b->ret = format_row(rot, b->cols.p, &b->rows[i], &b->out,
 				    &b->err);
 }
 
@@ -386,8 +304,6 @@ static void *worker(void *arg)
 {
 	struct pool *p = arg;
 	struct batch *b;
-	struct fmt f;
-	int ok = fmt_init(&f) == 0;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -404,17 +320,12 @@ static void *worker(void *arg)
 		}
 		b->state = B_BUSY;
 		pthread_mutex_unlock(&p->lock);
-		if (ok)
-			format_batch(&f, p->rot, b);
-		else
-			b->ret = bk_errf(&b->err, -ENOMEM, "out of memory");
+		format_batch(p->rot, b);
 		pthread_mutex_lock(&p->lock);
 		b->state = B_DONE;
 		pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (ok)
-		fmt_free(&f);
 	return NULL;
 }
 
@@ -464,21 +375,17 @@ static int run_pool(struct bk_snap_writer *w, sqlite3_stmt *st,
 static int run_inline(struct bk_snap_writer *w, sqlite3_stmt *st,
 		      struct batch *b, struct bk_err *err)
 {
-	struct fmt f;
 	int eof = 0, ret = 0;
 
-	if (fmt_init(&f))
-		return bk_errf(err, -ENOMEM, "out of memory");
 	while (!eof) {
 		ret = fill(w, st, b, &eof, err);
 		if (ret || b->nrows == 0)
 			break;
-		format_batch(&f, w->rot, b);
+		format_batch(w->rot, b);
 		ret = emit(w, b, err);
 		if (ret)
 			break;
 	}
-	fmt_free(&f);
 	return ret;
 }
 
