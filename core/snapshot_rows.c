@@ -14,10 +14,11 @@
  * The attributes were serialised by json-c when they were stored, and are
  * emitted as stored (not parsed again for every row).
  *
- * Secrets: the material is unwrapped into the secure heap and encoded in
- * base64 straight into the batch's output buffer, which is wiped once the
- * sink has it and whenever it grows.  No other buffer (no json-c object,
- * no temporary string) ever holds it, clear or encoded.
+ * Secrets: the material is unwrapped into the formatting thread's buffer
+ * in the secure heap (allocated once, wiped after each row) and encoded
+ * in base64 straight into the batch's output buffer, which is wiped once
+ * the sink has it and whenever it grows.  No other buffer (no json-c
+ * object, no temporary string) ever holds it, clear or encoded.
  */
 #include "snapshot_int.h"
 
@@ -31,6 +32,7 @@
 #include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "../hsm/rot.h"
 
 #define BATCH_ROWS 256
 /* A batch also stops filling past this many bytes of columns, so that
@@ -122,28 +124,48 @@ struct batch {
 /* Column i of r (in cols) as a C string view. */
 #define COL(cols, r, i) ((cols) + (r)->off[i])
 
-/* The clear material of r, checked against its fingerprint.  *mat is a
- * secure-heap buffer (bk_secure_free(*mat, *len)). */
-static int unwrap_row(struct bk_rot *rot, const char *cols,
-		      const struct row *r, uint8_t **mat, size_t *len,
-		      struct bk_err *err)
+/* A formatting thread's buffer for clear material: in the secure heap,
+ * allocated once (an allocation per key took the secure heap's global
+ * lock a million times a backup), wiped after each row. */
+struct fmt {
+	uint8_t *mat;			/* BK_ROT_WRAPPED_MAX bytes */
+};
+
+static int fmt_init(struct fmt *f)
+{
+	f->mat = bk_secure_alloc(BK_ROT_WRAPPED_MAX);
+	return f->mat ? 0 : -ENOMEM;
+}
+
+static void fmt_free(struct fmt *f)
+{
+	bk_secure_free(f->mat, BK_ROT_WRAPPED_MAX);
+	f->mat = NULL;
+}
+
+/* Unwraps r's material into f->mat (*len bytes) and checks it against its
+ * fingerprint.  On failure, f->mat is wiped. */
+static int unwrap_row(struct fmt *f, struct bk_rot *rot, const char *cols,
+		      const struct row *r, size_t *len, struct bk_err *err)
 {
 	struct bk_err e = { 0 };
+	size_t wlen = (size_t)r->len[C_MATERIAL];
 	char hex[65];
 	int ret;
 
 	/* An HSM-anchored domain's material is wrapped by its key. */
-	ret = bk_rot_unwrap(bk_rot_for(rot, COL(cols, r, C_DOMAIN)),
-			    (const uint8_t *)COL(cols, r, C_MATERIAL),
-			    (size_t)r->len[C_MATERIAL], mat, len, &e);
-	if (ret)
+	ret = bk_rot_unwrap_into(bk_rot_for(rot, COL(cols, r, C_DOMAIN)),
+				 (const uint8_t *)COL(cols, r, C_MATERIAL),
+				 wlen, f->mat, BK_ROT_WRAPPED_MAX, len, &e);
+	if (ret) {
+		OPENSSL_cleanse(f->mat, BK_ROT_WRAPPED_MAX);
 		return bk_errf(err, ret,
 			       "the material of '%s' (id %s) does not unwrap with this root of trust: %s",
 			       COL(cols, r, C_NAME), COL(cols, r, C_ID), e.msg);
-	bk_sha256_hex(*mat, *len, hex);
+	}
+	bk_sha256_hex(f->mat, *len, hex);
 	if (r->len[C_FP] != 64 || memcmp(COL(cols, r, C_FP), hex, 64)) {
-		bk_secure_free(*mat, *len);
-		*mat = NULL;
+		OPENSSL_cleanse(f->mat, *len);
 		return bk_errf(err, -EIO,
 			       "the material of '%s' (id %s) does not match its fingerprint",
 			       COL(cols, r, C_NAME), COL(cols, r, C_ID));
@@ -172,12 +194,12 @@ static void line_of(const char *cols, const struct row *r,
 	l->created_len = (size_t)r->len[C_CREATED];
 }
 
-static int format_row(struct bk_rot *rot, const char *cols,
+static int format_row(struct fmt *f, struct bk_rot *rot, const char *cols,
 		      const struct row *r, struct buf *out,
 		      struct bk_err *err)
 {
 	struct bk_snap_line l;
-	uint8_t *mat = NULL;
+	const uint8_t *mat = NULL;
 	size_t mlen = 0;
 	int ret = 0;
 
@@ -187,28 +209,27 @@ static int format_row(struct bk_rot *rot, const char *cols,
 			       "resource %s has unreadable attributes",
 			       COL(cols, r, C_ID));
 	if (r->len[C_MATERIAL] >= 0) {
-		ret = unwrap_row(rot, cols, r, &mat, &mlen, err);
+		ret = unwrap_row(f, rot, cols, r, &mlen, err);
 		if (ret)
 			return ret;
+		mat = f->mat;
 	}
 	line_of(cols, r, &l);
-	if (buf_reserve(out, bk_snap_line_max(&l, mlen))) {
+	if (buf_reserve(out, bk_snap_line_max(&l, mlen)))
 		ret = bk_errf(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	out->len = (size_t)(bk_snap_line_write(out->p + out->len, &l, mat,
-					       mlen) - out->p);
-out:
+	else
+		out->len = (size_t)(bk_snap_line_write(out->p + out->len, &l,
+						       mat, mlen) - out->p);
 	if (mat)
-		bk_secure_free(mat, mlen);
+		OPENSSL_cleanse(f->mat, mlen);
 	return ret;
 }
 
-static void format_batch(struct bk_rot *rot, struct batch *b)
+static void format_batch(struct fmt *f, struct bk_rot *rot, struct batch *b)
 {
 	b->ret = 0;
 	for (int i = 0; i < b->nrows && !b->ret; i++)
-		b->ret = format_row(rot, b->cols.p, &b->rows[i], &b->out,
+		b->ret = format_row(f, rot, b->cols.p, &b->rows[i], &b->out,
 				    &b->err);
 }
 
@@ -304,6 +325,8 @@ static void *worker(void *arg)
 {
 	struct pool *p = arg;
 	struct batch *b;
+	struct fmt f;
+	int ok = fmt_init(&f) == 0;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -320,12 +343,18 @@ static void *worker(void *arg)
 		}
 		b->state = B_BUSY;
 		pthread_mutex_unlock(&p->lock);
-		format_batch(p->rot, b);
+		if (ok)
+			format_batch(&f, p->rot, b);
+		else
+			b->ret = bk_errf(&b->err, -ENOMEM,
+					 "out of secure memory");
 		pthread_mutex_lock(&p->lock);
 		b->state = B_DONE;
 		pthread_cond_broadcast(&p->done);
 	}
 	pthread_mutex_unlock(&p->lock);
+	if (ok)
+		fmt_free(&f);
 	return NULL;
 }
 
@@ -375,17 +404,21 @@ static int run_pool(struct bk_snap_writer *w, sqlite3_stmt *st,
 static int run_inline(struct bk_snap_writer *w, sqlite3_stmt *st,
 		      struct batch *b, struct bk_err *err)
 {
+	struct fmt f;
 	int eof = 0, ret = 0;
 
+	if (fmt_init(&f))
+		return bk_errf(err, -ENOMEM, "out of secure memory");
 	while (!eof) {
 		ret = fill(w, st, b, &eof, err);
 		if (ret || b->nrows == 0)
 			break;
-		format_batch(w->rot, b);
+		format_batch(&f, w->rot, b);
 		ret = emit(w, b, err);
 		if (ret)
 			break;
 	}
+	fmt_free(&f);
 	return ret;
 }
 
