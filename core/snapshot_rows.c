@@ -258,6 +258,13 @@ static int fill(struct bk_snap_writer *w, sqlite3_stmt *st, struct batch *b,
 				r->off[i] = 0;
 				continue;
 			}
+			/* The version is written from r->version: its text
+			 * would be a conversion and a copy a row for nothing. */
+			if (i == C_VERSION) {
+				r->len[i] = 0;
+				r->off[i] = 0;
+				continue;
+			}
 			v = i == C_MATERIAL ? sqlite3_column_blob(st, i) :
 				(const void *)sqlite3_column_text(st, i);
 			n = sqlite3_column_bytes(st, i);
