@@ -129,10 +129,16 @@ struct batch {
  * lock a million times a backup), wiped after each row. */
 struct fmt {
 	uint8_t *mat;			/* BK_ROT_WRAPPED_MAX bytes */
+	/* The key of the last row's domain, within a batch: rows come
+	 * sorted by domain, and bk_rot_for takes a lock the workers share. */
+	const char *dom;		/* in the batch's cols; NULL: none */
+	int dom_len;
+	struct bk_rot *key;
 };
 
 static int fmt_init(struct fmt *f)
 {
+	memset(f, 0, sizeof(*f));
 	f->mat = bk_secure_alloc(BK_ROT_WRAPPED_MAX);
 	return f->mat ? 0 : -ENOMEM;
 }
@@ -141,6 +147,21 @@ static void fmt_free(struct fmt *f)
 {
 	bk_secure_free(f->mat, BK_ROT_WRAPPED_MAX);
 	f->mat = NULL;
+}
+
+/* The key that wraps r's material: an HSM-anchored domain's is its own. */
+static struct bk_rot *key_for(struct fmt *f, struct bk_rot *rot,
+			      const char *cols, const struct row *r)
+{
+	const char *dom = COL(cols, r, C_DOMAIN);
+
+	if (!f->dom || f->dom_len != r->len[C_DOMAIN] ||
+	    memcmp(f->dom, dom, (size_t)f->dom_len)) {
+		f->key = bk_rot_for(rot, dom);
+		f->dom = dom;
+		f->dom_len = r->len[C_DOMAIN];
+	}
+	return f->key;
 }
 
 /* Unwraps r's material into f->mat (*len bytes) and checks it against its
@@ -153,8 +174,7 @@ static int unwrap_row(struct fmt *f, struct bk_rot *rot, const char *cols,
 	char hex[65];
 	int ret;
 
-	/* An HSM-anchored domain's material is wrapped by its key. */
-	ret = bk_rot_unwrap_into(bk_rot_for(rot, COL(cols, r, C_DOMAIN)),
+	ret = bk_rot_unwrap_into(key_for(f, rot, cols, r),
 				 (const uint8_t *)COL(cols, r, C_MATERIAL),
 				 wlen, f->mat, BK_ROT_WRAPPED_MAX, len, &e);
 	if (ret) {
@@ -228,6 +248,7 @@ static int format_row(struct fmt *f, struct bk_rot *rot, const char *cols,
 static void format_batch(struct fmt *f, struct bk_rot *rot, struct batch *b)
 {
 	b->ret = 0;
+	f->dom = NULL;
 	for (int i = 0; i < b->nrows && !b->ret; i++)
 		b->ret = format_row(f, rot, b->cols.p, &b->rows[i], &b->out,
 				    &b->err);
