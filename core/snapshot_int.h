@@ -84,4 +84,30 @@ int bk_snap_query(struct bk_snap_writer *w, const char *const sql[3],
 /* snapshot_rows.c: the resource lines. */
 int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err);
 
+/* ---- snapshot_line.c: a resource line, as json-c printed it ---- */
+
+/* A resource row's columns (borrowed; not NUL-terminated).  fp NULL: the
+ * fingerprint is null.  attrs is a JSON object, written as it is. */
+struct bk_snap_line {
+	const char *id, *domain, *type, *name, *attrs, *fp, *created;
+	size_t id_len, domain_len, type_len, name_len, attrs_len, fp_len,
+	       created_len;
+	long long version;
+};
+
+/* Writes s (len bytes) as a JSON string, quotes included, escaped as
+ * json-c 0.16 escapes with JSON_C_TO_STRING_NOSLASHESCAPE.  dst holds
+ * 6 * len + 2 bytes.  Returns the end of what was written. */
+char *bk_json_str(char *dst, const char *s, size_t len);
+/* Writes v in decimal (at most 20 bytes).  Returns the end. */
+char *bk_json_int64(char *dst, long long v);
+/* The most bytes bk_snap_line_write writes for l and mlen bytes of
+ * material. */
+size_t bk_snap_line_max(const struct bk_snap_line *l, size_t mlen);
+/* Writes l's line, newline included, with mat (NULL: no material member)
+ * in base64 as its last member.  dst holds bk_snap_line_max(l, mlen)
+ * bytes.  Returns the end. */
+char *bk_snap_line_write(char *dst, const struct bk_snap_line *l,
+			 const uint8_t *mat, size_t mlen);
+
 #endif

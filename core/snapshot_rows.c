@@ -10,14 +10,15 @@
  * order.  A ring of 2 * workers + 1 batches bounds the memory.  Small
  * snapshots, and one-CPU machines, format in the calling thread.
  *
- * Secrets: the material is unwrapped into the secure heap and encoded in
- * base64 straight into the batch's output buffer, which is wiped once the
- * sink has it and whenever it grows.  json-c builds each line except the
- * material member, which is appended after the line's other members
- * (base64 needs no JSON escaping): json-c's buffers, which it frees
- * without wiping, never see the secret.  The attributes were serialised
- * by json-c when they were stored, and are emitted as stored (through a
- * json-c serializer hook, so they are not parsed again for every row).
+ * Lines are written by hand (snapshot_line.c), as json-c printed them.
+ * The attributes were serialised by json-c when they were stored, and are
+ * emitted as stored (not parsed again for every row).
+ *
+ * Secrets: the material is unwrapped into the formatting thread's buffer
+ * in the secure heap (allocated once, wiped after each row) and encoded
+ * in base64 straight into the batch's output buffer, which is wiped once
+ * the sink has it and whenever it grows.  No other buffer (no json-c
+ * object, no temporary string) ever holds it, clear or encoded.
  */
 #include "snapshot_int.h"
 
@@ -28,18 +29,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <json-c/printbuf.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "crypto.h"
+#include "../hsm/rot.h"
 
 #define BATCH_ROWS 256
 /* A batch also stops filling past this many bytes of columns, so that
  * large attributes do not multiply the ring's memory. */
 #define BATCH_BYTES (256 * 1024)
 #define MAX_WORKERS 4
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* The query's columns. */
 enum { C_ID, C_DOMAIN, C_TYPE, C_NAME, C_VERSION, C_ATTRS, C_MATERIAL,
@@ -122,92 +121,71 @@ struct batch {
 
 /* ---- formatting (any thread) ---- */
 
-/* One line object per thread, its members updated in place. */
+/* Column i of r (in cols) as a C string view. */
+#define COL(cols, r, i) ((cols) + (r)->off[i])
+
+/* A formatting thread's buffer for clear material: in the secure heap,
+ * allocated once (an allocation per key took the secure heap's global
+ * lock a million times a backup), wiped after each row. */
 struct fmt {
-	json_object *line, *id, *dom, *type, *name, *ver, *fp, *created;
-	const char *attrs;		/* what the "attrs" member prints */
-	int attrs_len;
-	int has_fp;
+	uint8_t *mat;			/* BK_ROT_WRAPPED_MAX bytes */
+	/* The key of the last row's domain, within a batch: rows come
+	 * sorted by domain, and bk_rot_for takes a lock the workers share. */
+	const char *dom;		/* in the batch's cols; NULL: none */
+	int dom_len;
+	struct bk_rot *key;
 };
 
-static int attrs_serializer(json_object *o, struct printbuf *pb, int level,
-			    int flags)
+static int fmt_init(struct fmt *f)
 {
-	struct fmt *f = json_object_get_userdata(o);
-
-	(void)level;
-	(void)flags;
-	return printbuf_memappend(pb, f->attrs, f->attrs_len);
+	memset(f, 0, sizeof(*f));
+	f->mat = bk_secure_alloc(BK_ROT_WRAPPED_MAX);
+	return f->mat ? 0 : -ENOMEM;
 }
 
 static void fmt_free(struct fmt *f)
 {
-	json_object_put(f->line);
-	json_object_put(f->fp);
-	memset(f, 0, sizeof(*f));
+	bk_secure_free(f->mat, BK_ROT_WRAPPED_MAX);
+	f->mat = NULL;
 }
 
-static int fmt_init(struct fmt *f)
+/* The key that wraps r's material: an HSM-anchored domain's is its own. */
+static struct bk_rot *key_for(struct fmt *f, struct bk_rot *rot,
+			      const char *cols, const struct row *r)
 {
-	json_object *attrs;
+	const char *dom = COL(cols, r, C_DOMAIN);
 
-	memset(f, 0, sizeof(*f));
-	f->line = json_object_new_object();
-	f->fp = json_object_new_string("");	/* a reference of our own */
-	attrs = json_object_new_object();
-	if (!f->line || !f->fp || !attrs) {
-		json_object_put(attrs);
-		fmt_free(f);
-		return -ENOMEM;
+	if (!f->dom || f->dom_len != r->len[C_DOMAIN] ||
+	    memcmp(f->dom, dom, (size_t)f->dom_len)) {
+		f->key = bk_rot_for(rot, dom);
+		f->dom = dom;
+		f->dom_len = r->len[C_DOMAIN];
 	}
-	json_object_set_serializer(attrs, attrs_serializer, f, NULL);
-	json_object_object_add(f->line, "t", json_object_new_string("resource"));
-	json_object_object_add(f->line, "id", f->id = json_object_new_string(""));
-	json_object_object_add(f->line, "domain",
-			       f->dom = json_object_new_string(""));
-	json_object_object_add(f->line, "type",
-			       f->type = json_object_new_string(""));
-	json_object_object_add(f->line, "name",
-			       f->name = json_object_new_string(""));
-	json_object_object_add(f->line, "version",
-			       f->ver = json_object_new_int64(0));
-	json_object_object_add(f->line, "attrs", attrs);
-	json_object_object_add(f->line, "fingerprint", NULL);
-	json_object_object_add(f->line, "createdAt",
-			       f->created = json_object_new_string(""));
-	if (!f->id || !f->dom || !f->type || !f->name || !f->ver ||
-	    !f->created) {
-		fmt_free(f);
-		return -ENOMEM;
-	}
-	return 0;
+	return f->key;
 }
 
-/* Column i of r (in cols) as a C string view. */
-#define COL(cols, r, i) ((cols) + (r)->off[i])
-
-/* The clear material of r, checked against its fingerprint.  *mat is a
- * secure-heap buffer (bk_secure_free(*mat, *len)). */
-static int unwrap_row(struct bk_rot *rot, const char *cols,
-		      const struct row *r, uint8_t **mat, size_t *len,
-		      struct bk_err *err)
+/* Unwraps r's material into f->mat (*len bytes) and checks it against its
+ * fingerprint.  On failure, f->mat is wiped. */
+static int unwrap_row(struct fmt *f, struct bk_rot *rot, const char *cols,
+		      const struct row *r, size_t *len, struct bk_err *err)
 {
 	struct bk_err e = { 0 };
+	size_t wlen = (size_t)r->len[C_MATERIAL];
 	char hex[65];
 	int ret;
 
-	/* An HSM-anchored domain's material is wrapped by its key. */
-	ret = bk_rot_unwrap(bk_rot_for(rot, COL(cols, r, C_DOMAIN)),
-			    (const uint8_t *)COL(cols, r, C_MATERIAL),
-			    (size_t)r->len[C_MATERIAL], mat, len, &e);
-	if (ret)
+	ret = bk_rot_unwrap_into(key_for(f, rot, cols, r),
+				 (const uint8_t *)COL(cols, r, C_MATERIAL),
+				 wlen, f->mat, BK_ROT_WRAPPED_MAX, len, &e);
+	if (ret) {
+		OPENSSL_cleanse(f->mat, BK_ROT_WRAPPED_MAX);
 		return bk_errf(err, ret,
 			       "the material of '%s' (id %s) does not unwrap with this root of trust: %s",
 			       COL(cols, r, C_NAME), COL(cols, r, C_ID), e.msg);
-	bk_sha256_hex(*mat, *len, hex);
+	}
+	bk_sha256_hex(f->mat, *len, hex);
 	if (r->len[C_FP] != 64 || memcmp(COL(cols, r, C_FP), hex, 64)) {
-		bk_secure_free(*mat, *len);
-		*mat = NULL;
+		OPENSSL_cleanse(f->mat, *len);
 		return bk_errf(err, -EIO,
 			       "the material of '%s' (id %s) does not match its fingerprint",
 			       COL(cols, r, C_NAME), COL(cols, r, C_ID));
@@ -215,15 +193,34 @@ static int unwrap_row(struct bk_rot *rot, const char *cols,
 	return 0;
 }
 
+/* The line's columns, as the writer takes them. */
+static void line_of(const char *cols, const struct row *r,
+		    struct bk_snap_line *l)
+{
+	l->id = COL(cols, r, C_ID);
+	l->id_len = (size_t)r->len[C_ID];
+	l->domain = COL(cols, r, C_DOMAIN);
+	l->domain_len = (size_t)r->len[C_DOMAIN];
+	l->type = COL(cols, r, C_TYPE);
+	l->type_len = (size_t)r->len[C_TYPE];
+	l->name = COL(cols, r, C_NAME);
+	l->name_len = (size_t)r->len[C_NAME];
+	l->version = r->version;
+	l->attrs = COL(cols, r, C_ATTRS);
+	l->attrs_len = (size_t)r->len[C_ATTRS];
+	l->fp = r->len[C_FP] < 0 ? NULL : COL(cols, r, C_FP);
+	l->fp_len = r->len[C_FP] < 0 ? 0 : (size_t)r->len[C_FP];
+	l->created = COL(cols, r, C_CREATED);
+	l->created_len = (size_t)r->len[C_CREATED];
+}
+
 static int format_row(struct fmt *f, struct bk_rot *rot, const char *cols,
 		      const struct row *r, struct buf *out,
 		      struct bk_err *err)
 {
-	static const char key[] = ",\"material\":\"";
-	uint8_t *mat = NULL;
-	size_t n, mlen = 0, b64;
-	const char *s;
-	char *p;
+	struct bk_snap_line l;
+	const uint8_t *mat = NULL;
+	size_t mlen = 0;
 	int ret = 0;
 
 	if (r->len[C_ATTRS] < 2 || COL(cols, r, C_ATTRS)[0] != '{' ||
@@ -231,64 +228,27 @@ static int format_row(struct fmt *f, struct bk_rot *rot, const char *cols,
 		return bk_errf(err, -EIO,
 			       "resource %s has unreadable attributes",
 			       COL(cols, r, C_ID));
-	json_object_set_string_len(f->id, COL(cols, r, C_ID), r->len[C_ID]);
-	json_object_set_string_len(f->dom, COL(cols, r, C_DOMAIN),
-				   r->len[C_DOMAIN]);
-	json_object_set_string_len(f->type, COL(cols, r, C_TYPE),
-				   r->len[C_TYPE]);
-	json_object_set_string_len(f->name, COL(cols, r, C_NAME),
-				   r->len[C_NAME]);
-	json_object_set_int64(f->ver, r->version);
-	json_object_set_string_len(f->created, COL(cols, r, C_CREATED),
-				   r->len[C_CREATED]);
-	f->attrs = COL(cols, r, C_ATTRS);
-	f->attrs_len = r->len[C_ATTRS];
-	if (r->len[C_FP] >= 0) {
-		json_object_set_string_len(f->fp, COL(cols, r, C_FP),
-					   r->len[C_FP]);
-		if (!f->has_fp)
-			json_object_object_add(f->line, "fingerprint",
-					       json_object_get(f->fp));
-		f->has_fp = 1;
-	} else if (f->has_fp) {
-		json_object_object_add(f->line, "fingerprint", NULL);
-		f->has_fp = 0;
-	}
 	if (r->len[C_MATERIAL] >= 0) {
-		ret = unwrap_row(rot, cols, r, &mat, &mlen, err);
+		ret = unwrap_row(f, rot, cols, r, &mlen, err);
 		if (ret)
 			return ret;
+		mat = f->mat;
 	}
-	s = json_object_to_json_string_length(f->line, JSON_FLAGS, &n);
-	b64 = mat ? 4 * ((mlen + 2) / 3) : 0;
-	if (!s || buf_reserve(out, n + sizeof(key) + b64 + 3)) {
+	line_of(cols, r, &l);
+	if (buf_reserve(out, bk_snap_line_max(&l, mlen)))
 		ret = bk_errf(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	p = out->p + out->len;
-	if (mat) {
-		memcpy(p, s, n - 1);		/* all but the closing brace */
-		p += n - 1;
-		memcpy(p, key, sizeof(key) - 1);
-		p += sizeof(key) - 1;
-		p += EVP_EncodeBlock((unsigned char *)p, mat, (int)mlen);
-		memcpy(p, "\"}", 2);
-		p += 2;
-	} else {
-		memcpy(p, s, n);
-		p += n;
-	}
-	*p++ = '\n';
-	out->len = (size_t)(p - out->p);
-out:
+	else
+		out->len = (size_t)(bk_snap_line_write(out->p + out->len, &l,
+						       mat, mlen) - out->p);
 	if (mat)
-		bk_secure_free(mat, mlen);
+		OPENSSL_cleanse(f->mat, mlen);
 	return ret;
 }
 
 static void format_batch(struct fmt *f, struct bk_rot *rot, struct batch *b)
 {
 	b->ret = 0;
+	f->dom = NULL;
 	for (int i = 0; i < b->nrows && !b->ret; i++)
 		b->ret = format_row(f, rot, b->cols.p, &b->rows[i], &b->out,
 				    &b->err);
@@ -316,6 +276,13 @@ static int fill(struct bk_snap_writer *w, sqlite3_stmt *st, struct batch *b,
 			/* The type first: it is undefined after a conversion. */
 			if (sqlite3_column_type(st, i) == SQLITE_NULL) {
 				r->len[i] = -1;
+				r->off[i] = 0;
+				continue;
+			}
+			/* The version is written from r->version: its text
+			 * would be a conversion and a copy a row for nothing. */
+			if (i == C_VERSION) {
+				r->len[i] = 0;
 				r->off[i] = 0;
 				continue;
 			}
@@ -407,7 +374,8 @@ static void *worker(void *arg)
 		if (ok)
 			format_batch(&f, p->rot, b);
 		else
-			b->ret = bk_errf(&b->err, -ENOMEM, "out of memory");
+			b->ret = bk_errf(&b->err, -ENOMEM,
+					 "out of secure memory");
 		pthread_mutex_lock(&p->lock);
 		b->state = B_DONE;
 		pthread_cond_broadcast(&p->done);
@@ -468,7 +436,7 @@ static int run_inline(struct bk_snap_writer *w, sqlite3_stmt *st,
 	int eof = 0, ret = 0;
 
 	if (fmt_init(&f))
-		return bk_errf(err, -ENOMEM, "out of memory");
+		return bk_errf(err, -ENOMEM, "out of secure memory");
 	while (!eof) {
 		ret = fill(w, st, b, &eof, err);
 		if (ret || b->nrows == 0)

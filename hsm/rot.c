@@ -4,10 +4,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/crypto.h"
-
-#define SECRET_MAX 4096
 
 struct bk_rot *bk_rot_alloc(void)
 {
@@ -38,7 +37,7 @@ int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 {
 	if (rot->why)
 		return bk_errf(err, -ENXIO, "%s", rot->why);
-	if (len == 0 || len > SECRET_MAX)
+	if (len == 0 || len > BK_ROT_SECRET_MAX)
 		return bk_errf(err, -EINVAL,
 			       "secret of %zu bytes cannot be wrapped", len);
 	return rot->p11 ? bk_rot_p11_wrap(rot, secret, len, out, outlen, err) :
@@ -50,11 +49,43 @@ int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
 {
 	if (rot->why)
 		return bk_errf(err, -ENXIO, "%s", rot->why);
-	if (len < 16 || len > SECRET_MAX + 32)
+	if (len < 16 || len > BK_ROT_WRAPPED_MAX)
 		return bk_errf(err, -EBADMSG, "wrapped secret has a bad length");
 	return rot->p11 ? bk_rot_p11_unwrap(rot, wrapped, len, out, outlen,
 					    err) :
 		bk_rot_soft_unwrap(rot, wrapped, len, out, outlen, err);
+}
+
+int bk_rot_unwrap_into(struct bk_rot *rot, const uint8_t *wrapped,
+		       size_t len, uint8_t *out, size_t cap, size_t *outlen,
+		       struct bk_err *err)
+{
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int ret;
+
+	if (rot->why)
+		return bk_errf(err, -ENXIO, "%s", rot->why);
+	if (len < 16 || len > BK_ROT_WRAPPED_MAX)
+		return bk_errf(err, -EBADMSG, "wrapped secret has a bad length");
+	if (cap < len)
+		return bk_errf(err, -EINVAL,
+			       "no room to unwrap a secret of %zu bytes", len);
+	if (!rot->p11)
+		return bk_rot_soft_unwrap_into(rot, wrapped, len, out, outlen,
+					       err);
+	/* The token hands the secret back in a buffer of its own. */
+	ret = bk_rot_p11_unwrap(rot, wrapped, len, &buf, &n, err);
+	if (ret)
+		return ret;
+	if (n > cap) {
+		ret = bk_errf(err, -EBADMSG, "unwrapped secret is too long");
+	} else {
+		memcpy(out, buf, n);
+		*outlen = n;
+	}
+	bk_secure_free(buf, n);
+	return ret;
 }
 
 const char *bk_rot_why(const struct bk_rot *rot)

@@ -89,7 +89,11 @@ int bk_rot_connection(struct bk_rot *rot, const char *token,
 /* Hands from's keys and bindings to to (rotation of the root of trust). */
 void bk_rot_move_links(struct bk_rot *from, struct bk_rot *to);
 
-/* Wraps a secret (1..4096 bytes).  *out is a new buffer (caller frees). */
+#define BK_ROT_SECRET_MAX 4096		/* bytes of a secret */
+#define BK_ROT_WRAPPED_MAX (BK_ROT_SECRET_MAX + 32)
+
+/* Wraps a secret (1..BK_ROT_SECRET_MAX bytes).  *out is a new buffer
+ * (caller frees). */
 int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 		uint8_t **out, size_t *outlen, struct bk_err *err);
 
@@ -97,6 +101,14 @@ int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
  * bk_secure_free(*out, *outlen)).  -EBADMSG if it does not unwrap. */
 int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
 		  uint8_t **out, size_t *outlen, struct bk_err *err);
+/* The same, into the caller's buffer out (cap bytes, at least len; a
+ * wrap of a secret is at most BK_ROT_WRAPPED_MAX bytes): one secure-heap
+ * buffer kept for many secrets saves an allocation, and the secure heap's
+ * global lock, per secret.  The caller wipes out (len bytes, whatever the
+ * result).  A PKCS#11 key unwraps as bk_rot_unwrap does, then copies. */
+int bk_rot_unwrap_into(struct bk_rot *rot, const uint8_t *wrapped,
+		       size_t len, uint8_t *out, size_t cap, size_t *outlen,
+		       struct bk_err *err);
 
 /* Why the key cannot be used (an anchored domain's key not reachable
  * here), or NULL. */

@@ -35,6 +35,10 @@ int bk_rot_soft_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 int bk_rot_soft_unwrap(struct bk_rot *rot, const uint8_t *wrapped,
 		       size_t len, uint8_t **out, size_t *outlen,
 		       struct bk_err *err);
+/* out holds len bytes. */
+int bk_rot_soft_unwrap_into(struct bk_rot *rot, const uint8_t *wrapped,
+			    size_t len, uint8_t *out, size_t *outlen,
+			    struct bk_err *err);
 int bk_rot_p11_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 		    uint8_t **out, size_t *outlen, struct bk_err *err);
 int bk_rot_p11_unwrap(struct bk_rot *rot, const uint8_t *wrapped,

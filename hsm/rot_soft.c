@@ -116,7 +116,7 @@ int bk_rot_soft_unwrap(struct bk_rot *rot, const uint8_t *wrapped,
 	buf = bk_secure_alloc(len);
 	if (!buf)
 		return bk_errf(err, -ENOMEM, "out of secure memory");
-	ret = bk_kwp_unwrap(rot->key, wrapped, len, buf, outlen, err);
+	ret = bk_rot_soft_unwrap_into(rot, wrapped, len, buf, outlen, err);
 	if (ret) {
 		bk_secure_free(buf, len);
 		return ret;
@@ -125,4 +125,11 @@ int bk_rot_soft_unwrap(struct bk_rot *rot, const uint8_t *wrapped,
 	 * Callers free with *outlen; the secure heap wipes by block. */
 	*out = buf;
 	return 0;
+}
+
+int bk_rot_soft_unwrap_into(struct bk_rot *rot, const uint8_t *wrapped,
+			    size_t len, uint8_t *out, size_t *outlen,
+			    struct bk_err *err)
+{
+	return bk_kwp_unwrap(rot->key, wrapped, len, out, outlen, err);
 }

@@ -20,18 +20,22 @@ static char dir[] = "/tmp/bk-test-rot.XXXXXX";
  * reports. */
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 
-/* Wraps and unwraps len bytes; 1 if they come back equal. */
+/* Wraps and unwraps len bytes, both ways (a new buffer, the caller's);
+ * 1 if they come back equal. */
 static int round_trip(struct bk_rot *rot, size_t len)
 {
 	uint8_t *in = malloc(len), *w = NULL, *out = NULL;
-	size_t wlen = 0, olen = 0;
+	uint8_t into[BK_ROT_WRAPPED_MAX];
+	size_t wlen = 0, olen = 0, ilen = 0;
 	struct bk_err e = { 0 };
 	int ok = 0;
 
 	bk_random(in, len, NULL);
 	if (!bk_rot_wrap(rot, in, len, &w, &wlen, &e) &&
-	    !bk_rot_unwrap(rot, w, wlen, &out, &olen, &e))
-		ok = olen == len && !memcmp(in, out, len);
+	    !bk_rot_unwrap(rot, w, wlen, &out, &olen, &e) &&
+	    !bk_rot_unwrap_into(rot, w, wlen, into, sizeof(into), &ilen, &e))
+		ok = olen == len && !memcmp(in, out, len) &&
+		     ilen == len && !memcmp(in, into, len);
 	if (!ok)
 		fprintf(stderr, "round trip of %zu bytes: %s\n", len, e.msg);
 	if (out)
@@ -73,6 +77,7 @@ static void test_sizes(struct bk_rot *rot)
 static void test_tamper(struct bk_rot *rot)
 {
 	uint8_t in[32] = { 9 }, *w = NULL, *out = NULL;
+	uint8_t into[BK_ROT_WRAPPED_MAX];
 	size_t wlen = 0, olen;
 	struct bk_err e = { 0 };
 
@@ -83,10 +88,23 @@ static void test_tamper(struct bk_rot *rot)
 		w[i] ^= 0x20;
 		CHECK_EQ_INT(bk_rot_unwrap(rot, w, wlen, &out, &olen, &e),
 			     -EBADMSG);
+		CHECK_EQ_INT(bk_rot_unwrap_into(rot, w, wlen, into,
+						sizeof(into), &olen, &e),
+			     -EBADMSG);
 		w[i] ^= 0x20;
 	}
 	CHECK_EQ_INT(bk_rot_unwrap(rot, w, wlen - 8, &out, &olen, NULL),
 		     -EBADMSG);
+	CHECK_EQ_INT(bk_rot_unwrap_into(rot, w, wlen - 8, into, sizeof(into),
+					&olen, NULL), -EBADMSG);
+	/* no room: refused before anything is written */
+	memset(into, 0x5a, sizeof(into));
+	CHECK_EQ_INT(bk_rot_unwrap_into(rot, w, wlen, into, wlen - 1, &olen,
+					NULL), -EINVAL);
+	CHECK(into[0] == 0x5a && into[wlen - 2] == 0x5a);
+	CHECK_EQ_INT(bk_rot_unwrap_into(rot, w, wlen, into, wlen, &olen, NULL),
+		     0);
+	CHECK(olen == sizeof(in) && !memcmp(into, in, sizeof(in)));
 	free(w);
 }
 
