@@ -368,6 +368,62 @@ static void test_roundtrip(void)
 		CHECK_EQ_INT(check_text(t, 0, &e), 0);
 		CHECK_EQ_INT(restore_text(b, rot_b, t, NULL, &e), -EEXIST);
 		CHECK(strstr(e.msg, "already exists") != NULL);
+		CHECK(r1 && strstr(e.msg, "resource id ") != NULL &&
+		      strstr(e.msg, " twice") != NULL);
+		free(t);
+	}
+	/* Two resources of one domain, type, name and version (the second
+	 * resource of a domain and type renamed as the first): refused as a whole,
+	 * naming the resource (the restore builds the indexes after the
+	 * rows, so SQLite tells it at the end). */
+	{
+		json_object *first = NULL, *seen = json_object_new_object(), *o;
+		char *t = malloc(strlen(m.buf) + 256), *w = t, *line;
+		const char *p = m.buf, *nl;
+		int renamed = 0;
+
+		for (; *p; p = nl + 1) {
+			nl = strchr(p, '\n');
+			line = strndup(p, (size_t)(nl - p));
+			o = json_tokener_parse(line);
+			if (!renamed && o && !strcmp(json_object_get_string(
+				    json_object_object_get(o, "t")) ?: "",
+						  "resource")) {
+				char k[160];
+				json_object *f;
+
+				snprintf(k, sizeof(k), "%s/%s",
+					 json_object_get_string(json_object_object_get(o, "domain")),
+					 json_object_get_string(json_object_object_get(o, "type")));
+				if (!json_object_object_get_ex(seen, k, &f)) {
+					json_object_object_add(seen, k,
+							       json_object_get(o));
+				} else {
+					first = json_object_get(f);
+					json_object_object_add(o, "name", json_object_get(
+						json_object_object_get(f, "name")));
+					json_object_object_add(o, "version", json_object_get(
+						json_object_object_get(f, "version")));
+					free(line);
+					line = strdup(json_object_to_json_string_ext(o,
+						JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+					renamed = 1;
+				}
+			}
+			json_object_put(o);
+			w += sprintf(w, "%s\n", line);
+			free(line);
+		}
+		CHECK(renamed);
+		CHECK_EQ_INT(check_text(t, 0, &e), 0);
+		CHECK_EQ_INT(restore_text(b, rot_b, t, NULL, &e), -EEXIST);
+		if (getenv("BK_TEST_VERBOSE"))
+			fprintf(stderr, "name clash: %s\n", e.msg);
+		CHECK(first && strstr(e.msg, json_object_get_string(
+			json_object_object_get(first, "name"))) != NULL);
+		CHECK(strstr(e.msg, "twice (already exists)") != NULL);
+		json_object_put(first);
+		json_object_put(seen);
 		free(t);
 	}
 	db = dump(b);
