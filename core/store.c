@@ -523,9 +523,12 @@ int bk_store_open(const char *db_path, int oflags, struct bk_store **out,
 			      db_path, mode);
 		goto out;
 	}
-	/* synchronous=FULL: a commit is on disk when it returns (power
-	 * loss included).  8 MiB of page cache per connection keeps the daemon small. */
+	/* secure_delete: what a delete frees is zeroed (Debian's SQLite
+	 * does it by default; others may not).  synchronous=FULL: a commit
+	 * is on disk when it returns (power loss included).  8 MiB of page
+	 * cache per connection keeps the daemon small. */
 	ret = bk_store_exec(s,
+			    "PRAGMA secure_delete=ON;"
 			    "PRAGMA synchronous=FULL;"
 			    "PRAGMA foreign_keys=ON;"
 			    "PRAGMA cache_size=-8192;", err);
