@@ -3,13 +3,18 @@
 # reused by the next run with the same sizes unless --fresh.  Sourced.
 
 # fresh_state NAME STAMP: 0 (and a new, empty state DIR/NAME) when the data
-# set must be made, 1 when DIR/NAME holds it already.
+# set must be made, 1 when DIR/NAME holds it already.  A kept data set
+# that this build cannot open (a database from a development build whose
+# schema numbering changed since) is made again.
 fresh_state() {
 	local s=$DIR/$1
 	if [ "$FRESH" = 0 ] && [ -f "$s.stamp" ] &&
 	   [ "$(cat "$s.stamp")" = "$2" ]; then
-		log "reusing $s ($2)"
-		return 1
+		if "$BACKUPCTL" --state "$s" domain list > /dev/null 2>&1; then
+			log "reusing $s ($2)"
+			return 1
+		fi
+		log "cannot open $s with this build: making it again"
 	fi
 	rm -rf "$s" "$s.stamp"
 	"$BACKUPCTL" init "$s" >/dev/null
