@@ -590,9 +590,8 @@ static void first_dup(sqlite3 *db, const char *sql, char *buf, size_t n)
 static int index_again(struct bk_store *s, struct bk_err *err)
 {
 	sqlite3 *db = bk_store_db(s);
-	int rc;
-
 	char what[320] = "";
+	int rc;
 
 	/* SQLite sorts in as much memory as the page cache may hold: with
 	 * the restore's 32 MiB of cache (bk_snap_bulk) the daemon peaked at
