@@ -56,7 +56,7 @@ FRAG_SIZE=16384
 
 if [ -z "$BIN" ]; then
 	BIN=$ROOT/build-bench
-	# -O2: gcc 12's -O3 warns (-Werror) about a false maybe-uninitialized
+	# -O2, as every recorded run (docs/PERFORMANCE.md); -O3 builds too
 	cmake -S "$ROOT" -B "$BIN" -DCMAKE_BUILD_TYPE=Release \
 		"-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" \
 		-DBK_SANITIZE=OFF -DBK_FUZZ=OFF >/dev/null

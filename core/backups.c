@@ -30,7 +30,7 @@ int bk_backup_report_json(struct bk_engine *e, const char *domain,
 			  const char *id, char **json, long long *epoch,
 			  struct bk_err *err)
 {
-	struct bk_backup_info info;
+	struct bk_backup_info info = { 0 };	/* -O3 cannot see it set */
 	char path[4096];
 	struct stat st;
 	uint8_t *buf;

@@ -332,6 +332,7 @@ int bk_store_stmt(struct bk_store *s, enum bk_stmt id, sqlite3_stmt **out,
 {
 	int rc;
 
+	*out = NULL;		/* gcc -O3 cannot tell an error is nonzero */
 	if (!s->st[id]) {
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
 					SQLITE_PREPARE_PERSISTENT, &s->st[id],
@@ -412,6 +413,7 @@ static int user_version(struct bk_store *s, int *v, struct bk_err *err)
 	sqlite3_stmt *st = NULL;
 	int rc, ret = 0;
 
+	*v = 0;
 	rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);

@@ -353,12 +353,13 @@ static int find_keys(struct bk_p11_token *t, const char *label,
 	if (rv != CKR_OK)
 		return bk_p11_err(t, rv, "cannot search keys", err);
 	for (CK_ULONG i = 0; i < n && !ret; i++) {
-		uint8_t idb[64];
-		char idh[129];
+		uint8_t idb[32];
+		char idh[2 * sizeof(idb) + 1];
 		CK_ATTRIBUTE a = { CKA_ID, idb, sizeof(idb) };
 
+		/* A longer id does not fit: CKR_BUFFER_TOO_SMALL. */
 		if (t->m->C_GetAttributeValue(t->sess, h[i], &a, 1) != CKR_OK ||
-		    a.ulValueLen == 0 || a.ulValueLen > 32)
+		    a.ulValueLen == 0 || a.ulValueLen > sizeof(idb))
 			continue;	/* ids are what we name keys by */
 		hex(idb, a.ulValueLen, idh, sizeof(idh));
 		ret = cb(arg, h[i], idh);
