@@ -61,7 +61,7 @@ static EVP_CIPHER *ecb_cipher;
 
 /* A thread's AES-256-ECB contexts, [0] decrypting and [1] encrypting,
  * each for the last key-encryption key it was set up with (see
- * kwp_unwrap_fast). */
+ * kwp_fast). */
 struct ecb_tls {
 	EVP_CIPHER_CTX *ctx[2];
 	uint8_t kek[2][32];
@@ -306,40 +306,28 @@ static EVP_CIPHER_CTX *ecb_ctx(const uint8_t kek[32], int enc)
 	return t->ctx[enc];
 }
 
-/* 0 and *outlen, or -1: take the usual way. */
-static int kwp_unwrap_fast(const uint8_t kek[32], const uint8_t *in,
-			   size_t inlen, uint8_t *out, size_t *outlen)
+/* One pass of RFC 5649 (enc: wrap) through OpenSSL's CRYPTO_128_*_pad
+ * with the thread's context: 0 and *outlen, or -1: take the usual way.
+ * A wrap's out holds inlen + 15 bytes (the usual way's bound). */
+static int kwp_fast(int enc, const uint8_t kek[32], const uint8_t *in,
+		    size_t inlen, uint8_t *out, size_t *outlen)
 {
-	struct ecb_call c = { ecb_ctx(kek, 0), 0 };
+	struct ecb_call c = { ecb_ctx(kek, enc), 0 };
 	size_t n;
 
 	if (!c.ctx)
 		return -1;
-	n = CRYPTO_128_unwrap_pad(&c, NULL, out, in, inlen, ecb_block);
+	n = (enc ? CRYPTO_128_wrap_pad : CRYPTO_128_unwrap_pad)(&c, NULL, out,
+							      in, inlen,
+							      ecb_block);
 	if (n == 0 || c.failed)
 		return -1;
 	*outlen = n;
 	return 0;
 }
 
-/* 0 and *outlen, or -1: take the usual way.  out holds inlen + 15
- * bytes (the usual way's bound). */
-static int kwp_wrap_fast(const uint8_t kek[32], const uint8_t *in,
-			 size_t inlen, uint8_t *out, size_t *outlen)
-{
-	struct ecb_call c = { ecb_ctx(kek, 1), 0 };
-	size_t n;
-
-	if (!c.ctx)
-		return -1;
-	n = CRYPTO_128_wrap_pad(&c, NULL, out, in, inlen, ecb_block);
-	if (n == 0 || c.failed)
-		return -1;
-	*outlen = n;
-	return 0;
-}
-
-/* One pass of AES-256-KWP in either direction. */
+/* One pass of AES-256-KWP in either direction: the fast way, else the
+ * usual way (which reports what went wrong). */
 static int kwp(int enc, const uint8_t kek[32], const uint8_t *in,
 	       size_t inlen, uint8_t *out, size_t *outlen, struct bk_err *err)
 {
@@ -348,6 +336,8 @@ static int kwp(int enc, const uint8_t kek[32], const uint8_t *in,
 
 	if (inlen > INT_MAX / 2)
 		return bk_errf(err, -EINVAL, "key wrap input too large");
+	if (kwp_fast(enc, kek, in, inlen, out, outlen) == 0)
+		return 0;
 	ctx = EVP_CIPHER_CTX_new();
 	if (!ctx)
 		return bk_errf(err, -ENOMEM, "out of memory");
@@ -376,9 +366,6 @@ int bk_kwp_wrap(const uint8_t kek[32], const uint8_t *in, size_t inlen,
 {
 	if (inlen == 0)
 		return bk_errf(err, -EINVAL, "nothing to wrap");
-	if (inlen <= INT_MAX / 2 &&
-	    kwp_wrap_fast(kek, in, inlen, out, outlen) == 0)
-		return 0;
 	return kwp(1, kek, in, inlen, out, outlen, err);
 }
 
@@ -390,8 +377,6 @@ int bk_kwp_unwrap(const uint8_t kek[32], const uint8_t *in, size_t inlen,
 		return bk_errf(err, -EBADMSG,
 			       "wrapped key has an invalid length (%zu bytes)",
 			       inlen);
-	if (kwp_unwrap_fast(kek, in, inlen, out, outlen) == 0)
-		return 0;
 	return kwp(0, kek, in, inlen, out, outlen, err);
 }
 

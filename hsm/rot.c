@@ -44,13 +44,23 @@ int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 		bk_rot_soft_wrap(rot, secret, len, out, outlen, err);
 }
 
-int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
-		  uint8_t **out, size_t *outlen, struct bk_err *err)
+/* What every unwrap checks first. */
+static int unwrap_check(struct bk_rot *rot, size_t len, struct bk_err *err)
 {
 	if (rot->why)
 		return bk_errf(err, -ENXIO, "%s", rot->why);
 	if (len < 16 || len > BK_ROT_WRAPPED_MAX)
 		return bk_errf(err, -EBADMSG, "wrapped secret has a bad length");
+	return 0;
+}
+
+int bk_rot_unwrap(struct bk_rot *rot, const uint8_t *wrapped, size_t len,
+		  uint8_t **out, size_t *outlen, struct bk_err *err)
+{
+	int ret = unwrap_check(rot, len, err);
+
+	if (ret)
+		return ret;
 	return rot->p11 ? bk_rot_p11_unwrap(rot, wrapped, len, out, outlen,
 					    err) :
 		bk_rot_soft_unwrap(rot, wrapped, len, out, outlen, err);
@@ -64,10 +74,8 @@ int bk_rot_unwrap_into(struct bk_rot *rot, const uint8_t *wrapped,
 	size_t n = 0;
 	int ret;
 
-	if (rot->why)
-		return bk_errf(err, -ENXIO, "%s", rot->why);
-	if (len < 16 || len > BK_ROT_WRAPPED_MAX)
-		return bk_errf(err, -EBADMSG, "wrapped secret has a bad length");
+	if ((ret = unwrap_check(rot, len, err)))
+		return ret;
 	if (cap < len)
 		return bk_errf(err, -EINVAL,
 			       "no room to unwrap a secret of %zu bytes", len);

@@ -479,6 +479,14 @@ static void test_roundtrip(void)
 	CHECK(!strcmp(da, db));
 	free(db);
 	free(da);
+	/* The indexes the restore dropped are back, and hold. */
+	CHECK_EQ_INT(tu_scalar(b, "SELECT COUNT(*) FROM sqlite_master WHERE"
+		" type = 'index' AND name IN ('resources_by_id',"
+		"'resources_by_key')"), 2);
+	CHECK_EQ_INT(bk_resource_add(b, rot_b, "root", "users", "newer",
+				     NULL, NULL, &e), 0);
+	CHECK_EQ_INT(bk_resource_add(b, rot_b, "root", "users", "newer",
+				     NULL, NULL, &e), -EEXIST);
 
 	free(m.buf);
 	json_object_put(counts);

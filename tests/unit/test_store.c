@@ -13,6 +13,7 @@
 #include "check.h"
 #include "core/crypto.h"
 #include "core/store.h"
+#include "core/store_int.h"
 #include "hsm/rot.h"
 #include "testutil.h"
 
@@ -504,6 +505,90 @@ static void test_import(struct bk_store *s, struct bk_rot *rot)
 	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM resources WHERE name LIKE 'bad-%'"), 0);
 }
 
+/* One string: every resource, in rowid order, with its rowid. */
+static char *resources_text(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	char *t = NULL;
+
+	if (sqlite3_prepare_v2(db, "SELECT group_concat(x, '|') FROM (SELECT"
+			       " rowid || ',' || id || ',' || domain || ',' ||"
+			       " type || ',' || name || ',' || version || ','"
+			       " || hex(material) AS x FROM resources"
+			       " ORDER BY rowid)", -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		t = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return t;
+}
+
+/* Migration 8 on a database of schema 7 that holds resources: every row
+ * kept with its rowid, the two unique constraints now the named indexes,
+ * and still enforced, with their own words. */
+static void test_migration_8(struct bk_rot *rot)
+{
+	struct bk_store *s = NULL;
+	struct bk_err e = { 0 };
+	struct bk_res_row r = { 0 };
+	char *before, *after, id[33];
+	sqlite3 *raw;
+
+	CHECK_EQ_INT(sqlite3_open(db_path, &raw), SQLITE_OK);
+	/* The resources table as schema 7 had it. */
+	CHECK_EQ_INT(sqlite3_exec(raw,
+		"BEGIN;"
+		"CREATE TABLE old(id TEXT PRIMARY KEY,"
+		"  domain TEXT NOT NULL REFERENCES domains(name),"
+		"  type TEXT NOT NULL, name TEXT NOT NULL,"
+		"  version INTEGER NOT NULL DEFAULT 0,"
+		"  attrs TEXT NOT NULL DEFAULT '{}', material BLOB,"
+		"  fingerprint TEXT, created_at TEXT NOT NULL,"
+		"  UNIQUE(domain, type, name, version));"
+		"INSERT INTO old(rowid, id, domain, type, name, version, attrs,"
+		"  material, fingerprint, created_at) SELECT rowid, id, domain,"
+		"  type, name, version, attrs, material, fingerprint, created_at"
+		"  FROM resources;"
+		"DROP TABLE resources;"
+		"ALTER TABLE old RENAME TO resources;"
+		"PRAGMA user_version = 7;"
+		"COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+	before = resources_text(raw);
+	sqlite3_close(raw);
+	CHECK(before && strchr(before, '|'));	/* several resources */
+
+	CHECK_EQ_INT(bk_store_open(db_path, 0, &s, &e), 0);
+	if (!s)
+		return;
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"),
+		     bk_store_schema_version());
+	after = resources_text(bk_store_db(s));
+	CHECK(before && after && !strcmp(before, after));
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE"
+		" type = 'index' AND name IN ('resources_by_id',"
+		"'resources_by_key')"), 2);
+	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE"
+		" name LIKE 'sqlite_autoindex_resources%'"), 0);
+
+	/* A taken name, and a taken id. */
+	CHECK_EQ_INT(add(s, rot, "root", "users", "u1", NULL, &e), 0);
+	CHECK_EQ_INT(add(s, rot, "root", "users", "u1", NULL, &e), -EEXIST);
+	CHECK(has(&e, "users 'u1' already exists in domain root"));
+	snprintf(id, sizeof(id), "%.32s", after ? after + strcspn(after, ",") + 1 : "");
+	r.id = id;
+	r.domain = "root";
+	r.type = "users";
+	r.name = "u2";
+	r.attrs = "{}";
+	r.created_at = "2026-11-28T00:00:00Z";
+	bk_err_clear(&e);
+	CHECK_EQ_INT(bk_res_insert(s, &r, &e), -EEXIST);
+	CHECK(has(&e, "resource id ") && has(&e, "already exists"));
+	free(before);
+	free(after);
+	bk_store_close(s);
+}
+
 int main(void)
 {
 	struct bk_store *s = NULL;
@@ -536,6 +621,7 @@ int main(void)
 	test_list_delete(s);
 	test_import(s, rot);
 	bk_store_close(s);
+	test_migration_8(rot);
 	bk_rot_free(rot);
 
 	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
