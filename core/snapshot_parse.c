@@ -80,6 +80,26 @@ static const char *unescape(const char *p, const char *end, char *c)
 	return p + 5;
 }
 
+#define ONES 0x0101010101010101ULL
+
+/* The end of the bytes copied as they are from p: 8 at a time while no
+ * byte is '"', '\\' or below 0x20 (base64 and hex are long runs). */
+static const char *plain(const char *p, const char *end)
+{
+	uint64_t x;
+
+	while (end - p >= 8) {
+		memcpy(&x, p, 8);
+		if (((x - ONES * 0x20) | ((x ^ ONES * '"') - ONES) |
+		     ((x ^ ONES * '\\') - ONES)) & ~x & ONES * 0x80)
+			break;
+		p += 8;
+	}
+	while (p < end && cls[(unsigned char)*p] == C_COPY)
+		p++;
+	return p;
+}
+
 /* The string at p (its opening quote), unescaped into w (NULL: only
  * checked) and NUL-terminated there; *n its length, *nul whether it holds
  * a NUL byte.  Returns the end of the string, or NULL. */
@@ -95,8 +115,8 @@ static const char *string(const char *p, const char *end, char *w,
 	*nul = 0;
 	*n = 0;
 	for (;;) {
-		for (run = p; p < end && cls[(unsigned char)*p] == C_COPY; p++)
-			;
+		run = p;
+		p = plain(p, end);
 		if (w) {
 			memcpy(w, run, (size_t)(p - run));
 			w += p - run;
