@@ -149,21 +149,46 @@ int bk_random_id(char out[33], struct bk_err *err)
 	return 0;
 }
 
-int bk_time_id(char out[33], struct bk_err *err)
+/* A time id of 10 random bytes. */
+static void time_id(const uint8_t rnd[10], char out[33])
 {
 	struct timespec ts;
 	uint8_t raw[16];
 	uint64_t ms;
-	int ret;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	for (int i = 0; i < 6; i++)
 		raw[i] = (uint8_t)(ms >> (40 - 8 * i));
-	ret = bk_random(raw + 6, sizeof(raw) - 6, err);
+	memcpy(raw + 6, rnd, 10);
+	hex_encode(raw, sizeof(raw), out);
+}
+
+int bk_time_id(char out[33], struct bk_err *err)
+{
+	uint8_t rnd[10];
+	int ret;
+
+	ret = bk_random(rnd, sizeof(rnd), err);
 	if (ret)
 		return ret;
-	hex_encode(raw, sizeof(raw), out);
+	time_id(rnd, out);
+	return 0;
+}
+
+int bk_time_id_pooled(struct bk_id_pool *pool, char out[33],
+		      struct bk_err *err)
+{
+	int ret;
+
+	if (pool->used == 0 || pool->used == sizeof(pool->buf)) {
+		ret = bk_random(pool->buf, sizeof(pool->buf), err);
+		if (ret)
+			return ret;
+		pool->used = 0;
+	}
+	time_id(pool->buf + pool->used, out);
+	pool->used += 10;
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "audit.h"
+#include "snapshot_parse.h"
 
 #define OUT_BUF (64 * 1024)
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -409,10 +410,13 @@ out:
 /* ---- system restore ---- */
 
 int bk_snapshot_insert_row(struct bk_store *s, struct bk_rot *rot,
-			   const char *t, json_object *row,
-			   const uint8_t *material, size_t material_len,
-			   struct bk_err *err)
+			   const struct bk_snap_row *line, struct bk_err *err)
 {
+	const struct bk_snap_res *res = line->res;
+	const uint8_t *material = line->material;
+	size_t material_len = line->material_len;
+	json_object *row = line->o;
+	const char *t = line->t;
 	struct bk_res_row r = { 0 };
 	uint8_t *wrapped = NULL;
 	size_t wlen = 0;
@@ -421,17 +425,15 @@ int bk_snapshot_insert_row(struct bk_store *s, struct bk_rot *rot,
 	const char *a, *b, *c;
 	int rc, ret;
 
-	if (!strcmp(t, "resource")) {
-		r.id = bk_snap_str(row, "id");
-		r.domain = bk_snap_str(row, "domain");
-		r.type = bk_snap_str(row, "type");
-		r.name = bk_snap_str(row, "name");
-		r.version = json_object_get_int64(
-			json_object_object_get(row, "version"));
-		r.attrs = json_object_to_json_string_ext(
-			json_object_object_get(row, "attrs"), JSON_FLAGS);
-		r.fingerprint = bk_snap_str(row, "fingerprint");
-		r.created_at = bk_snap_str(row, "createdAt");
+	if (res) {
+		r.id = res->id;
+		r.domain = res->domain;
+		r.type = res->type;
+		r.name = res->name;
+		r.version = res->version;
+		r.attrs = res->attrs;
+		r.fingerprint = res->fp;
+		r.created_at = res->created;
 		if (material && rot) {
 			ret = bk_rot_wrap(bk_rot_for(rot, r.domain), material,
 					  material_len, &wrapped, &wlen, err);
@@ -492,12 +494,12 @@ struct restore {
 	uint64_t rows;
 };
 
-static int restore_row(void *arg, const char *t, json_object *row,
-		       const uint8_t *material, size_t material_len,
+static int restore_row(void *arg, const struct bk_snap_row *line,
 		       struct bk_err *err)
 {
 	struct restore *r = arg;
-	const char *scope;
+	json_object *row = line->o;
+	const char *t = line->t, *scope;
 	int ret;
 
 	if (!strcmp(t, "head")) {
@@ -521,8 +523,12 @@ static int restore_row(void *arg, const char *t, json_object *row,
 	}
 	if (!strcmp(t, "audit"))	/* added if missing, not counted */
 		return bk_audit_snap_insert(r->s, row, err);
-	ret = bk_snapshot_insert_row(r->s, NULL, t, row, material,
-				     material_len, err);
+	ret = bk_snapshot_insert_row(r->s, NULL, line, err);
+	if (ret == -EEXIST && line->res)	/* the tables were emptied */
+		return bk_errf(err, ret,
+			       "the payload holds %s '%s' version %lld in domain %s twice (already exists)",
+			       line->res->type, line->res->name,
+			       line->res->version, line->res->domain);
 	if (ret)
 		return ret;
 	r->rows++;
@@ -584,13 +590,12 @@ static void first_dup(sqlite3 *db, const char *sql, char *buf, size_t n)
 	sqlite3_finalize(st);
 }
 
-/* The resources' indexes, after a system restore loaded the rows; a
- * payload with two resources of one id, or of one domain, type, name and
- * version, fails here. */
+/* The resources' id index, after a system restore loaded the rows; a
+ * payload with two resources of one id fails here. */
 static int index_again(struct bk_store *s, struct bk_err *err)
 {
 	sqlite3 *db = bk_store_db(s);
-	char what[320] = "";
+	char what[80] = "";
 	int rc;
 
 	/* SQLite sorts in as much memory as the page cache may hold: with
@@ -599,7 +604,7 @@ static int index_again(struct bk_store *s, struct bk_err *err)
 	 * the loading before it).  The cache's dirty pages beyond it go to
 	 * the WAL now instead of at the commit. */
 	bk_store_exec(s, "PRAGMA cache_size=-8192", NULL);
-	rc = sqlite3_exec(db, BK_RES_INDEXES, NULL, NULL, NULL);
+	rc = sqlite3_exec(db, BK_RES_ID_INDEX, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		return 0;
 	rc = sqlite3_extended_errcode(db);
@@ -608,19 +613,11 @@ static int index_again(struct bk_store *s, struct bk_err *err)
 				       "cannot index the restored resources",
 				       err);
 	/* Which one (an error path: a scan is fine). */
-	if (bk_store_unique_on(s, "resources.id")) {
-		first_dup(db, "SELECT id FROM resources GROUP BY id"
-			  " HAVING count(*) > 1 LIMIT 1", what, sizeof(what));
-		return bk_errf(err, -EEXIST,
-			       "the payload holds resource id %s twice (already exists)",
-			       what);
-	}
-	first_dup(db, "SELECT type || ' ''' || name || ''' version ' ||"
-		  " version || ' in domain ' || domain FROM resources"
-		  " GROUP BY domain, type, name, version"
+	first_dup(db, "SELECT id FROM resources GROUP BY id"
 		  " HAVING count(*) > 1 LIMIT 1", what, sizeof(what));
 	return bk_errf(err, -EEXIST,
-		       "the payload holds %s twice (already exists)", what);
+		       "the payload holds resource id %s twice (already exists)",
+		       what);
 }
 
 int bk_snapshot_restore_system(struct bk_store *s, struct bk_rot *rot,
@@ -650,17 +647,19 @@ int bk_snapshot_restore_system(struct bk_store *s, struct bk_rot *rot,
 	if (ret)
 		goto out;
 	/* Children first: the rows refer to their domain.  The resources'
-	 * indexes go, and come back once the rows are in: one sort each,
-	 * instead of a million inserts at random places of two indexes
-	 * larger than the page cache (most of the inserting thread's
-	 * time).  All of it in the transaction: a crash finds the old
-	 * tables and indexes. */
+	 * id index goes, and comes back once the rows are in: one sort
+	 * instead of a million inserts at random places of an index larger
+	 * than the page cache.  The other one stays: a payload lists the
+	 * resources in its order (domain, type, name, version), so each
+	 * insert lands at its end - cheaper than sorting again (1.5 s
+	 * against 0.5 s for a million).  All of it in the transaction: a
+	 * crash finds the old tables and indexes. */
 	ret = bk_store_exec(s,
 			    "DELETE FROM members;"
 			    "DELETE FROM key_links;"
 			    "DELETE FROM resources;"
 			    "DELETE FROM domains;"
-			    BK_RES_INDEXES_DROP, err);
+			    BK_RES_ID_INDEX_DROP, err);
 	if (!ret)
 		ret = bk_snapshot_read_wrapped(source, arg, rot, NULL,
 					       restore_row, &r, counts,

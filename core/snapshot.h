@@ -51,13 +51,24 @@ int bk_snapshot_restore_system(struct bk_store *s, struct bk_rot *rot,
 /* ---- added for the engine's domain restore (and used by the above) ---- */
 
 /* What bk_snapshot_read hands to its call-back for each line, in order:
- * t is "head" (the first line), "domain", "resource", "member", "link" or
- * "end"; row is the line's JSON (borrowed, valid during the call); for a
- * resource that carries key material, material/material_len is the clear
- * material decoded from base64 (borrowed, wiped after the call), else
- * NULL/0.  A non-zero return stops the read and is returned. */
-typedef int (*bk_row_fn)(void *arg, const char *t, json_object *row,
-			 const uint8_t *material, size_t material_len,
+ * t is "head" (the first line), "domain", "resource", "member", "link",
+ * "audit" or "end".  A resource's members are in res (core/snapshot_parse.h;
+ * o is NULL then); every other line is o, its JSON.  For a resource that
+ * carries key material, material/material_len is the clear material
+ * decoded from base64 (or wrapped: bk_snapshot_read_wrapped), else
+ * NULL/0.  All of it is borrowed, valid during the call, and the material
+ * is wiped after it. */
+struct bk_snap_res;
+struct bk_snap_row {
+	const char *t;
+	json_object *o;
+	const struct bk_snap_res *res;
+	const uint8_t *material;
+	size_t material_len;
+};
+
+/* A non-zero return stops the read and is returned. */
+typedef int (*bk_row_fn)(void *arg, const struct bk_snap_row *row,
 			 struct bk_err *err);
 
 /* Reads a payload with a bounded line buffer (lines of at most 16 MiB),
@@ -86,9 +97,7 @@ int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
  * bk_snapshot_read_wrapped delivers it).  Runs in the caller's
  * transaction.  -EEXIST (with words) for a row that is already there. */
 int bk_snapshot_insert_row(struct bk_store *s, struct bk_rot *rot,
-			   const char *t, json_object *row,
-			   const uint8_t *material, size_t material_len,
-			   struct bk_err *err);
+			   const struct bk_snap_row *row, struct bk_err *err);
 
 /* ---- domain scope (issue 3) ---- */
 

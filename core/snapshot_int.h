@@ -49,6 +49,41 @@ static inline const char *bk_snap_str(json_object *o, const char *key)
 /* A restore's page cache (on = 1), then the usual one again (on = 0). */
 void bk_snap_bulk(struct bk_store *s, int on);
 
+/* ---- snapshot_check.c: the checks of each line read ---- */
+
+struct bk_snap_res;
+
+struct bk_snap_state {
+	json_tokener *tok;
+	json_object *domains;		/* the domain names seen, as keys */
+	int domain_scope;
+	char domain[72];		/* domain scope: its domain */
+	char last_domain[72];		/* the last one found in domains */
+	int64_t total;			/* the first line's, -1 if absent */
+	uint64_t n[BK_C__COUNT];
+	int ended;
+};
+
+/* 0, or -ENOMEM (free st even then). */
+int bk_snap_state_init(struct bk_snap_state *st);
+void bk_snap_state_free(struct bk_snap_state *st);
+
+/* Parses line lineno (len bytes) with json-c into *out (new; caller puts)
+ * and checks it; *t its kind; a resource's members in *res (borrowed from
+ * *out); *mat its decoded material, if any (caller wipes and frees). */
+int bk_snap_check_line(struct bk_snap_state *st, long lineno,
+		       const char *line, size_t len, json_object **out,
+		       const char **t, struct bk_snap_res *res, uint8_t **mat,
+		       size_t *mlen, struct bk_err *err);
+/* Checks a resource line's members, however parsed; *mat as above. */
+int bk_snap_check_resource(struct bk_snap_state *st,
+			   const struct bk_snap_res *r, uint8_t **mat,
+			   size_t *mlen, struct bk_err *err);
+/* Wipes every copy json-c made of a line that carried material, and the
+ * line. */
+void bk_snap_wipe_line(struct bk_snap_state *st, json_object *o, char *line,
+		       size_t len);
+
 /* ---- writing (snapshot.c, snapshot_rows.c) ---- */
 
 /* Lines batched for the sink; wiped after each call of it. */

@@ -15,15 +15,18 @@
 #define BK_NAME_MAX 255		/* bytes in a resource, user or key name */
 #define BK_ID_MAX 64		/* bytes in a resource id */
 
-/* The resources' unique indexes (schema migration 8), which a system
- * restore drops and creates again after loading (core/snapshot.c). */
+/* The resources' unique indexes (schema migration 8: history, keep it
+ * as it ran). */
 #define BK_RES_INDEXES \
 	"CREATE UNIQUE INDEX resources_by_id ON resources(id);" \
 	"CREATE UNIQUE INDEX resources_by_key ON resources(domain, type," \
 	" name, version);"
-#define BK_RES_INDEXES_DROP \
-	"DROP INDEX resources_by_id;" \
-	"DROP INDEX resources_by_key;"
+/* The one a system restore drops and creates again after loading
+ * (core/snapshot.c); it keeps resources_by_key, whose order is the
+ * payload's. */
+#define BK_RES_ID_INDEX \
+	"CREATE UNIQUE INDEX resources_by_id ON resources(id);"
+#define BK_RES_ID_INDEX_DROP "DROP INDEX resources_by_id;"
 
 /* The statements prepared once per handle (their SQL is store.c's
  * stmt_sql[], in this order). */

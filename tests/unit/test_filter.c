@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "core/snapshot.h"
+#include "core/snapshot_parse.h"
 #include "core/store.h"
 #include "hsm/rot.h"
 #include "testutil.h"
@@ -53,14 +54,14 @@ static const char *str(json_object *o, const char *k)
 	return json_object_get_string(json_object_object_get(o, k));
 }
 
-static int got_row(void *arg, const char *t, json_object *row,
-		   const uint8_t *material, size_t material_len,
+static int got_row(void *arg, const struct bk_snap_row *line,
 		   struct bk_err *err)
 {
+	const struct bk_snap_res *res = line->res;
+	json_object *row = line->o;
+	const char *t = line->t;
 	struct got *g = arg;
 
-	(void)material;
-	(void)material_len;
 	(void)err;
 	if (!strcmp(t, "head")) {
 		g->total = json_object_get_int64(
@@ -72,20 +73,24 @@ static int got_row(void *arg, const char *t, json_object *row,
 	if (!strcmp(t, "end"))
 		return 0;
 	g->rows++;
+	if (res) {
+		CHECK(!strcmp(t, "resource"));
+		CHECK(!strcmp(res->domain, g->domain));
+		CHECK((line->material != NULL) == !strcmp(res->type, "keys"));
+		got_add(g, "", res->type, res->name, res->version);
+		return 0;
+	}
 	if (strcmp(t, "domain"))
 		CHECK(!strcmp(str(row, "domain"), g->domain));
 	if (!strcmp(t, "domain")) {
 		g->domains++;
 		CHECK(!strcmp(str(row, "name"), g->domain));
-	} else if (!strcmp(t, "resource")) {
-		CHECK((material != NULL) == !strcmp(str(row, "type"), "keys"));
-		got_add(g, "", str(row, "type"), str(row, "name"),
-			json_object_get_int64(json_object_object_get(row,
-								     "version")));
 	} else if (!strcmp(t, "member")) {
 		got_add(g, "m:", str(row, "group"), str(row, "user"), 0);
 	} else if (!strcmp(t, "link")) {
 		got_add(g, "l:", str(row, "policy"), str(row, "key"), 0);
+	} else {
+		CHECK(!"a resource line without its members");
 	}
 	return 0;
 }

@@ -24,13 +24,10 @@ static const char *const tmp_files[] = {
 	"a.key", "a.db", "a.db-wal", "a.db-shm", "release",
 };
 
-static int count_row(void *arg, const char *t, json_object *row,
-		     const uint8_t *mat, size_t mlen, struct bk_err *err)
+static int count_row(void *arg, const struct bk_snap_row *row,
+		     struct bk_err *err)
 {
-	(void)t;
 	(void)row;
-	(void)mat;
-	(void)mlen;
 	(void)err;
 	++*(long *)arg;
 	return 0;
