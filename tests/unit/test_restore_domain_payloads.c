@@ -141,6 +141,39 @@ static void test_hand(struct bk_store *c, struct bk_rot *rot)
 	free(before);
 	free(text);
 
+	/* Into an empty domain (its ids are looked up in the id index
+	 * alone): an id of another domain gets a new one; an id twice in
+	 * the payload is that resource the second time (skipped). */
+	text = malloc(sizeof(head) + 900);
+	sprintf(text, "%s{\"t\":\"domain\",\"name\":\"hand\",\"hsm\":null,"
+		"\"createdAt\":\"2026-01-01T00:00:00Z\"}\n"
+		RES("users", "u1", "{}")
+		"{\"t\":\"resource\",\"id\":\"fresh-1\",\"domain\":\"hand\","
+		"\"type\":\"users\",\"name\":\"v1\",\"version\":0,"
+		"\"attrs\":{},\"createdAt\":\"2026-01-02T03:04:05Z\"}\n"
+		"{\"t\":\"resource\",\"id\":\"fresh-1\",\"domain\":\"hand\","
+		"\"type\":\"users\",\"name\":\"v2\",\"version\":0,"
+		"\"attrs\":{},\"createdAt\":\"2026-01-02T03:04:05Z\"}\n", head);
+	text = end_line(text, 1, 0, 3, 0, 0, 0, 0);
+	add_domain(c, "t-empty", NULL);
+	ret = restore(c, rot, "t-empty", text, &report, NULL, &e);
+	if (ret)
+		fprintf(stderr, "restore: %s\n", e.msg);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "users", "restored"), 2);
+	CHECK(!strcmp(rep_names(report, "users", "reidentified"), "u1"));
+	CHECK(!strcmp(rep_names(report, "users", "skippedNames"), "v2"));
+	json_object_put(report);
+	CHECK_EQ_INT(tu_scalar(c, "SELECT COUNT(*) FROM resources WHERE"
+			    " domain = 't-empty' AND name = 'u1'"
+			    " AND id != 'hand-u1'"), 1);
+	CHECK_EQ_INT(tu_scalar(c, "SELECT COUNT(*) FROM resources WHERE"
+			    " id = 'fresh-1' AND domain = 't-empty'"
+			    " AND name = 'v1'"), 1);
+	CHECK_EQ_INT(tu_scalar(c, "SELECT COUNT(*) FROM resources WHERE"
+			    " domain = 't-empty'"), 2);
+	free(text);
+
 	/* The same from an HSM-anchored domain: refused into a domain
 	 * without that HSM, accepted into one with it. */
 	text = malloc(sizeof(head) + 200 + sizeof(body));
