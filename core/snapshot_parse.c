@@ -300,11 +300,11 @@ static const char *top_string(const char *p, const char *end,
 			      size_t *n)
 {
 	char *w = out + (p - line);
-	int nul;
+	int nul = 0;
 
 	p = string(p, end, w, n, &nul);
 	*s = w;
-	return nul ? NULL : p;
+	return p && !nul ? p : NULL;
 }
 
 static const char *top_value(int m, const char *p, const char *end,
