@@ -478,7 +478,7 @@ static void *backup_main(void *arg)
 
 	bk_archive_path(e, j->seq, "partial", partial, sizeof(partial));
 	bk_archive_path(e, j->seq, "backup", final, sizeof(final));
-	ret = bk_store_open(e->db_path, BK_STORE_PRIVATE, &s, &err);
+	ret = bk_engine_store_open(e, BK_STORE_PRIVATE, &s, &err);
 	if (ret)
 		goto out;
 	if (!key) {

@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 
+#include "checkpoint.h"
 #include "crypto.h"
 #include "hsm.h"
 #include "release.h"
@@ -150,6 +151,10 @@ int bk_engine_open_hsm(const char *dir, unsigned flags, const char *hsm,
 				      real);
 			goto fail;
 		}
+		ret = bk_ckpt_start(e->db_path, &e->ckpt, err);
+		if (ret)
+			goto fail;
+		bk_ckpt_attach(e->ckpt, e->store);
 		ret = bk_backups_recover(e, err);
 		if (!ret)
 			ret = bk_hsm_recover(e, err);
@@ -194,6 +199,7 @@ void bk_engine_close(struct bk_engine *e)
 	for (size_t i = 0; i < e->nretired; i++)
 		bk_rot_free(e->rot_retired[i]);
 	free(e->rot_retired);
+	bk_ckpt_stop(e->ckpt);
 	bk_store_close(e->store);
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);
@@ -207,6 +213,16 @@ void bk_engine_close(struct bk_engine *e)
 	pthread_mutex_destroy(&e->op_lock);
 	pthread_cond_destroy(&e->op_cond);
 	free(e);
+}
+
+int bk_engine_store_open(struct bk_engine *e, int oflags,
+			 struct bk_store **out, struct bk_err *err)
+{
+	int ret = bk_store_open(e->db_path, oflags, out, err);
+
+	if (!ret)
+		bk_ckpt_attach(e->ckpt, *out);
+	return ret;
 }
 
 uint64_t bk_path_ino(const char *path)

@@ -29,6 +29,7 @@ struct bk_engine {
 
 	pthread_mutex_t db_lock;	/* guards store */
 	struct bk_store *store;		/* the shared connection */
+	struct bk_ckpt *ckpt;		/* daemons: checkpoints the log */
 	struct bk_rot *rot;		/* thread-safe; replaced (db_lock
 					 * held) by a rotation */
 	struct bk_rot **rot_retired;	/* keys rotated away, kept valid */
@@ -139,6 +140,12 @@ int bk_job_spawn(struct bk_engine *e, void *(*fn)(void *), void *arg,
  * Ids from uploaded files are checked with it: they become names in the
  * mounted tree. */
 int bk_id_valid(const char *id);
+
+/* bk_store_open of the engine's database, for an operation's own
+ * connection; a daemon's commits leave checkpoints to its checkpoint
+ * thread (checkpoint.h). */
+int bk_engine_store_open(struct bk_engine *e, int oflags,
+			 struct bk_store **out, struct bk_err *err);
 
 /* "a/b" as a new string (caller frees); NULL if out of memory. */
 char *bk_path_join(const char *a, const char *b);

@@ -156,7 +156,7 @@ static void *restore_main(void *arg)
 	struct archive_source src;
 	int fd = -1, ret;
 
-	ret = bk_store_open(e->db_path, BK_STORE_PRIVATE, &s, &err);
+	ret = bk_engine_store_open(e, BK_STORE_PRIVATE, &s, &err);
 	if (ret)
 		goto out;
 	if (!key) {

@@ -503,7 +503,7 @@ int bk_sched_runner_start(struct bk_engine *e, struct bk_err *err)
 		pthread_mutex_unlock(&R.lock);
 		return 0;
 	}
-	ret = bk_store_open(e->db_path, 0, &R.st, err);
+	ret = bk_engine_store_open(e, 0, &R.st, err);
 	if (!ret) {
 		R.e = e;
 		R.stop = 0;

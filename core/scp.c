@@ -195,7 +195,7 @@ static void *xfer_main(void *arg)
 	char name[80], tmp[120], dest[1600];
 	int fd = -1, ret;
 
-	if (bk_store_open(x->e->db_path, 0, &x->store, NULL))
+	if (bk_engine_store_open(x->e, 0, &x->store, NULL))
 		x->store = NULL;
 	else	/* progress: never wait */
 		sqlite3_busy_timeout(bk_store_db(x->store), 0);

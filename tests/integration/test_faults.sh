@@ -186,6 +186,47 @@ assert_eq "$(head -c 9 "$M/system/backups/$up/status")" "Completed" "upload work
 bk_umount "$M"
 check_state "final upload"
 
+# ---- (d) checkpoints: the daemon's thread, not the operation ----
+# A restore commits 20,000 keys' pages to the write-ahead log.  With the
+# checkpoint thread held (checkpoint.run stalls), the restore completes
+# all the same and the database file alone (without its log) is still as
+# before it: the commit left the copy to the thread.  A kill -9 then loses
+# nothing; once the thread runs, the file alone catches up.
+file_alone() {	# STATE: users "after-keep" in the database file alone
+	rm -f "$BK_TMP/alone.db"*
+	cp "$1/backupfs.db" "$BK_TMP/alone.db"
+	sqlite3 "$BK_TMP/alone.db" "SELECT count(*) FROM resources
+		WHERE type = 'users' AND name = 'after-keep'" 2>/dev/null ||
+		echo "unreadable"
+}
+export BACKUPFS_FAULT_RELEASE=$BK_TMP/release
+for round in kill catch-up; do
+	rm -f "$BACKUPFS_FAULT_RELEASE"
+	"$BACKUPCTL" --state "$S" resource add --domain root --type users \
+		--name after-keep >/dev/null
+	assert_eq "$(file_alone "$S")" 1 "$round: the user is in the database file"
+	BACKUPFS_FAULT=checkpoint.run:stall bk_mount "$S" "$M"
+	echo '{}' > "$M/system/backups/$keep/restore"
+	assert_ok "$BACKUPCTL" wait "$M"
+	assert_eq "$(dump "$S")" "$after_restore" "$round: checkpoint held, the restore is done"
+	assert_eq "$(file_alone "$S")" 1 "$round: checkpoint held, the database file alone is as before"
+	if [ "$round" = kill ]; then
+		bk_kill9 "$M"
+		bk_mount "$S" "$M"
+		assert_eq "$(dump "$S")" "$after_restore" "kill -9 before the checkpoint: the restore is kept"
+	else
+		touch "$BACKUPFS_FAULT_RELEASE"
+		for ((i = 0; i < 100; i++)); do
+			[ "$(file_alone "$S")" = 0 ] && break
+			sleep 0.1
+		done
+		assert_eq "$(file_alone "$S")" 0 "released: the checkpoint thread brings the database file up to date"
+	fi
+	bk_umount "$M"
+	check_state "checkpoint $round"
+done
+unset BACKUPFS_FAULT_RELEASE
+
 # ---- (a) disk full, for real: the state directory on a 12 MiB tmpfs ----
 mkdir -p "$TFS"
 if ! mount -t tmpfs -o size=12m tmpfs "$TFS" 2>/dev/null; then
