@@ -105,6 +105,18 @@ int bk_archive_verify(struct bk_archive_reader *r,
 		      void (*progress)(void *arg, uint64_t done, uint64_t total),
 		      void *arg, struct bk_err *err);
 
+/* bk_archive_verify, handing each authenticated piece of the payload, in
+ * order, to scan(scan_arg, piece, len) (NULL: none): a pass over the
+ * plaintext at no further cost.  A piece is only used as all the pieces
+ * are authenticated when this returns 0. */
+int bk_archive_verify_scan(struct bk_archive_reader *r,
+			   void (*progress)(void *arg, uint64_t done,
+					    uint64_t total),
+			   void *arg,
+			   void (*scan)(void *scan_arg, const void *piece,
+					size_t len),
+			   void *scan_arg, struct bk_err *err);
+
 void bk_archive_close(struct bk_archive_reader *r);
 
 #endif

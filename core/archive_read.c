@@ -478,6 +478,17 @@ int bk_archive_verify(struct bk_archive_reader *r,
 				       uint64_t total),
 		      void *arg, struct bk_err *err)
 {
+	return bk_archive_verify_scan(r, progress, arg, NULL, NULL, err);
+}
+
+int bk_archive_verify_scan(struct bk_archive_reader *r,
+			   void (*progress)(void *arg, uint64_t done,
+					    uint64_t total),
+			   void *arg,
+			   void (*scan)(void *scan_arg, const void *piece,
+					size_t len),
+			   void *scan_arg, struct bk_err *err)
+{
 	uint64_t done = 0;
 	int ret;
 
@@ -491,6 +502,8 @@ int bk_archive_verify(struct bk_archive_reader *r,
 			return ret;
 		}
 		done += r->avail;
+		if (scan)
+			scan(scan_arg, r->plain, r->avail);
 		if (progress)
 			progress(arg, done, r->payload);
 	}

@@ -19,6 +19,7 @@
 #include "hsm.h"
 #include "keyfile.h"
 #include "release.h"
+#include "restore_ids.h"
 #include "snapshot.h"
 
 static const char *hstr(json_object *h, const char *k)
@@ -95,6 +96,11 @@ static ssize_t archive_source(void *arg, void *buf, size_t len,
 	return n;
 }
 
+static void scan_ids(void *arg, const void *piece, size_t len)
+{
+	bk_idset_feed(arg, piece, len);
+}
+
 static void verify_progress(void *arg, uint64_t done, uint64_t total)
 {
 	bk_op_progress(arg, total ? (int)(done * 50 / total) : 0);
@@ -154,6 +160,7 @@ static void *restore_main(void *arg)
 	uint8_t *key = bk_secure_alloc(32);
 	struct bk_err err = { 0 };
 	struct archive_source src;
+	struct bk_idset *ids = NULL;
 	int fd = -1, ret;
 
 	ret = bk_engine_store_open(e, BK_STORE_PRIVATE, &s, &err);
@@ -171,8 +178,14 @@ static void *restore_main(void *arg)
 		goto out;
 	/* Authenticate everything before changing anything. */
 	ret = bk_tie_unlock(e, r, key, &err);
+	/* A domain restore's ids are collected on the way
+	 * (restore_ids.c); without memory for them it looks them up one
+	 * by one. */
+	if (!ret && j->domain)
+		ids = bk_idset_new(0);
 	if (!ret)
-		ret = bk_archive_verify(r, verify_progress, e, &err);
+		ret = bk_archive_verify_scan(r, verify_progress, e,
+					     ids ? scan_ids : NULL, ids, &err);
 	if (ret)
 		goto out;
 	ret = bk_archive_rewind(r);
@@ -195,8 +208,8 @@ static void *restore_main(void *arg)
 	}
 	if (j->domain)
 		ret = bk_snapshot_restore_domain(s, e->rot, j->domain,
-						 archive_source, &src, report,
-						 NULL, NULL, &err);
+						 archive_source, &src, ids,
+						 report, NULL, NULL, &err);
 	/* A system backup's anchored domains are bound to their keys (found
 	 * reachable above) for their material to be wrapped by them; after
 	 * the restore, the domains of the database are bound. */
@@ -216,6 +229,7 @@ out:
 	bk_archive_close(r);
 	if (fd >= 0)
 		close(fd);
+	bk_idset_free(ids);
 	bk_store_close(s);
 	bk_secure_free(key, 32);
 	json_object_put(report);

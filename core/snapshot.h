@@ -116,10 +116,14 @@ int bk_filters_validate(json_object *filters, struct bk_err *err);
  * rules.  Other domains are never touched.  report (borrowed) receives
  * {"<type>": {"restored": n, "skipped": n, "skippedNames": [...],
  * "conflicts": n, "conflictNames": [...]}, ...}, also on failure
- * (for the conflicts).  (core/restore_domain.c) */
+ * (for the conflicts).  ids (NULL: none): the payload's ids, collected
+ * by bk_idset_feed from the whole payload before (restore_ids.h); it is
+ * resolved here, in the restore's transaction.  (core/restore_domain.c) */
+struct bk_idset;
 int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 			       const char *target, bk_source_fn source,
-			       void *arg, json_object *report,
+			       void *arg, struct bk_idset *ids,
+			       json_object *report,
 			       bk_progress_fn progress, void *progress_arg,
 			       struct bk_err *err);
 

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "core/crypto.h"
+#include "core/restore_ids.h"
 #include "core/snapshot.h"
 #include "core/store.h"
 #include "hsm/rot.h"
@@ -37,6 +38,10 @@ static inline char *payload(struct bk_store *s, struct bk_rot *rot,
 	return m.buf;
 }
 
+/* Each program runs its tests twice: restores without, then with the
+ * payload's ids collected first, as the daemon does (restore_ids.h). */
+static int rd_with_ids;
+
 /* Restores text into target; *report (new, caller puts) gets the report. */
 static inline int restore(struct bk_store *s, struct bk_rot *rot, const char *target,
 		   const char *text, json_object **report, struct tu_prog *p,
@@ -44,12 +49,23 @@ static inline int restore(struct bk_store *s, struct bk_rot *rot, const char *ta
 {
 	struct tu_mem m = { .buf = (char *)text, .len = strlen(text),
 			    .chunk = 4093 };
+	struct bk_idset *ids = NULL;
+	int ret;
 
+	if (rd_with_ids) {
+		ids = bk_idset_new(0);
+		CHECK(ids != NULL);
+		for (size_t off = 0; off < m.len; off += 4093)
+			bk_idset_feed(ids, text + off, m.len - off < 4093 ?
+				      m.len - off : 4093);
+	}
 	*report = json_object_new_object();
 	bk_err_clear(e);
-	return bk_snapshot_restore_domain(s, rot, target, tu_mem_source, &m,
-					  *report, p ? tu_progress : NULL, p,
-					  e);
+	ret = bk_snapshot_restore_domain(s, rot, target, tu_mem_source, &m,
+					 ids, *report,
+					 p ? tu_progress : NULL, p, e);
+	bk_idset_free(ids);
+	return ret;
 }
 
 /* A store dir/name.db with a new root of trust, for a program's second

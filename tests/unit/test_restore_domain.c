@@ -420,16 +420,17 @@ static void test_caller_tx(struct bk_store *c, struct bk_rot *rot,
 			"t-tx2"), 4);
 }
 
-int main(void)
+/* Every test once, on new stores in a new directory. */
+static int run(void)
 {
 	struct bk_rot *rot_a = NULL, *rot_c = NULL;
 	struct bk_store *a, *c;
 	char *text;
 
-	CHECK_EQ_INT(bk_crypto_init(), 0);
+	strcpy(dir, "/tmp/bk-test-rdom-XXXXXX");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
-		return 1;
+		return -1;
 	}
 	a = tu_open_store(dir, "a", &rot_a);
 	c = tu_open_store(dir, "c", &rot_c);
@@ -452,5 +453,14 @@ int main(void)
 	bk_rot_free(rot_a);
 	bk_rot_free(rot_c);
 	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
+	return 0;
+}
+
+int main(void)
+{
+	CHECK_EQ_INT(bk_crypto_init(), 0);
+	for (rd_with_ids = 0; rd_with_ids < 2; rd_with_ids++)
+		if (run())
+			return 1;
 	return check_done("test_restore_domain");
 }
