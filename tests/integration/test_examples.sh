@@ -27,7 +27,10 @@ seq 1 400000 | sed 's/.*/{"domain":"bulk","type":"keys","name":"bulk-&"}/' |
 	"$BACKUPCTL" --state "$C/state" resource import - >/dev/null
 bk_mount "$A/state" "$A/mnt"
 bk_mount "$B/state" "$B/mnt"
-bk_mount "$C/state" "$C/mnt"
+# C's second backup stays In Progress (held before its commit) until
+# the daemon is killed below: however fast backups get.
+BACKUPFS_FAULT_RELEASE=$BK_TMP/never BACKUPFS_FAULT=backup.commit:2:stall \
+	bk_mount "$C/state" "$C/mnt"
 AM=$A/mnt BM=$B/mnt CM=$C/mnt
 
 sysb() { printf '%s' "$1" | cat > "$AM/system/backups/create"; cat "$AM/wait" >/dev/null; jq -r .backupId "$AM/status"; }
