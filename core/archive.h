@@ -107,8 +107,9 @@ int bk_archive_verify(struct bk_archive_reader *r,
 
 /* bk_archive_verify, handing each authenticated piece of the payload, in
  * order, to scan(scan_arg, piece, len) (NULL: none): a pass over the
- * plaintext at no further cost.  A piece is only used as all the pieces
- * are authenticated when this returns 0. */
+ * plaintext at no further cost.  Each piece is authenticated before it
+ * is handed over, the whole payload only when this returns 0: what scan
+ * gathered is to be used after that only. */
 int bk_archive_verify_scan(struct bk_archive_reader *r,
 			   void (*progress)(void *arg, uint64_t done,
 					    uint64_t total),

@@ -26,7 +26,7 @@
 #include "fault.h"
 
 /* A checkpoint once the log holds 4 MiB: SQLite's own default (1,000
- * pages) with the pages of 4 KiB it was set for; ours are 16 KiB. */
+ * pages) with pages of 4 KiB, whatever the database's page size. */
 #define CKPT_BYTES (4 << 20)
 
 struct bk_ckpt {

@@ -338,16 +338,9 @@ static int insert(struct rd *r, const struct bk_snap_res *row,
 		  const char *id, const uint8_t *mat, size_t mlen,
 		  struct bk_err *err)
 {
-	struct bk_res_row res = { 0 };
+	struct bk_res_row res;
 
-	res.id = id;
-	res.domain = r->target;
-	res.type = row->type;
-	res.name = row->name;
-	res.version = row->version;
-	res.attrs = row->attrs;
-	res.fingerprint = row->fp;
-	res.created_at = row->created;
+	bk_snap_res_row(row, id, r->target, &res);
 	res.wrapped = mat;		/* wrapped already */
 	res.wrapped_len = mat ? mlen : 0;
 	return bk_res_insert(r->s, &res, err);
@@ -572,10 +565,7 @@ static int on_row(void *arg, const struct bk_snap_row *line,
 /* The ids collected from the payload, looked up in the transaction.  The
  * look-ups go in the index's order: an 8 MiB page cache is enough for
  * them, and leaves room for the set while it holds every id (16 bytes
- * each) rather than those in use (8).  The rows then need no look-up of
- * ids at random places, which the 32 MiB of bk_snap_bulk were for: 24
- * MiB were as fast, and keep the daemon at 51 MiB rather than 62 with a
- * million ids in use (8 MiB of them). */
+ * each) rather than those in use (8): then bk_snap_bulk's again. */
 static int resolve_ids(struct rd *r, struct bk_idset *ids,
 		       struct bk_err *err)
 {
@@ -585,7 +575,7 @@ static int resolve_ids(struct rd *r, struct bk_idset *ids,
 		return 0;
 	bk_store_exec(r->s, "PRAGMA cache_size=-8192", NULL);
 	ret = bk_idset_resolve(ids, bk_store_db(r->s), err);
-	bk_store_exec(r->s, "PRAGMA cache_size=-24576", NULL);
+	bk_snap_bulk(r->s, 1);
 	if (!ret)
 		r->known = ids;
 	return ret;

@@ -426,14 +426,7 @@ int bk_snapshot_insert_row(struct bk_store *s, struct bk_rot *rot,
 	int rc, ret;
 
 	if (res) {
-		r.id = res->id;
-		r.domain = res->domain;
-		r.type = res->type;
-		r.name = res->name;
-		r.version = res->version;
-		r.attrs = res->attrs;
-		r.fingerprint = res->fp;
-		r.created_at = res->created;
+		bk_snap_res_row(res, res->id, res->domain, &r);
 		if (material && rot) {
 			ret = bk_rot_wrap(bk_rot_for(rot, r.domain), material,
 					  material_len, &wrapped, &wlen, err);
@@ -539,10 +532,13 @@ void bk_snap_bulk(struct bk_store *s, int on)
 {
 	/* A restore writes the whole table and its indexes in one
 	 * transaction: with the usual 8 MiB of page cache, pages of the
-	 * id index (random ids) leave the cache dirty, go to the WAL and
-	 * come back again and again.  32 MiB for the restore's own
-	 * connection keeps the daemon under 64 MiB. */
-	bk_store_exec(s, on ? "PRAGMA cache_size=-32768" :
+	 * id index (random ids) left the cache dirty, went to the WAL and
+	 * came back again and again.  32 MiB were the cure until the
+	 * restores stopped writing or reading that index at random (a
+	 * system restore builds it at the end, a domain restore finds its
+	 * ids beforehand: restore_ids.c); 24 MiB are as fast now, and a
+	 * system restore peaks at 46 to 48 MiB rather than 54 to 57. */
+	bk_store_exec(s, on ? "PRAGMA cache_size=-24576" :
 		      "PRAGMA cache_size=-8192", NULL);
 	/* secure_delete (bk_store_open) zeroes every page a delete frees:
 	 * a system restore's DELETE of a million resources wrote 600 MB of
@@ -599,7 +595,7 @@ static int index_again(struct bk_store *s, struct bk_err *err)
 	int rc;
 
 	/* SQLite sorts in as much memory as the page cache may hold: with
-	 * the restore's 32 MiB of cache (bk_snap_bulk) the daemon peaked at
+	 * 32 MiB of cache (bk_snap_bulk's, once) the daemon peaked at
 	 * 80 MiB, with 16 MiB at 62 MiB, with 8 MiB at 54 MiB (the peak of
 	 * the loading before it).  The cache's dirty pages beyond it go to
 	 * the WAL now instead of at the commit. */

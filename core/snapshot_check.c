@@ -234,6 +234,20 @@ static const char *member(json_object *o, const char *key, size_t *len)
 
 /* A resource line json-c parsed, as bk_snap_res_parse gives it: the
  * strings borrowed from o, attrs printed as json-c prints it. */
+void bk_snap_res_row(const struct bk_snap_res *res, const char *id,
+		     const char *domain, struct bk_res_row *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	out->domain = domain;
+	out->type = res->type;
+	out->name = res->name;
+	out->version = res->version;
+	out->attrs = res->attrs;
+	out->fingerprint = res->fp;
+	out->created_at = res->created;
+}
+
 static int res_of_json(json_object *o, struct bk_snap_res *r,
 		       struct bk_err *err)
 {

@@ -145,4 +145,9 @@ size_t bk_snap_line_max(const struct bk_snap_line *l, size_t mlen);
 char *bk_snap_line_write(char *dst, const struct bk_snap_line *l,
 			 const uint8_t *mat, size_t mlen);
 
+/* The row to insert for the resource line res, under id in domain (its
+ * material left to the caller). */
+void bk_snap_res_row(const struct bk_snap_res *res, const char *id,
+		     const char *domain, struct bk_res_row *out);
+
 #endif

@@ -513,19 +513,6 @@ int bk_store_open(const char *db_path, int oflags, struct bk_store **out,
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 10000);
-	/* A new database gets pages of 16 KiB, not 4: a quarter of the
-	 * page reads and writes for the same rows.  A system restore of a
-	 * million keys took 3.3 to 3.6 s rather than 4.2 to 6.1, backups
-	 * the same or less (docs/PERFORMANCE.md).  Only before the first
-	 * table: an existing database keeps the size it has. */
-	if (create) {
-		rc = sqlite3_exec(s->db, "PRAGMA page_size=16384", NULL, NULL,
-				  NULL);
-		if (rc != SQLITE_OK) {
-			ret = bk_store_sqlerr(s, rc, db_path, err);
-			goto out;
-		}
-	}
 	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", journal_cb, mode,
 			  NULL);
 	if (rc != SQLITE_OK) {

@@ -245,8 +245,8 @@ small=$(readlink "$TM/system/backups/latest")
 small_seq=$(sqlite3 "$T/backupfs.db" "SELECT seq FROM backups WHERE id = '$small'")
 tbefore=$(dump "$T")
 # fill: leaves about ROOM KiB free, far less than one backup, room for
-# the database's few pages of 16 KiB (a failed backup still records its
-# row, its operation and its audit record).  SLACK: what those may take.
+# the database's few pages (a failed backup still records its row, its
+# operation and its audit record).  SLACK: what those may take.
 ROOM=768 SLACK=384
 arch_k=$(( $(stat -c %s "$T/archives/$small_seq.backup") / 1024 ))
 if [ "$arch_k" -gt $((2 * ROOM)) ]; then

@@ -17,87 +17,11 @@
 
 #include "check.h"
 #include "core/snapshot_int.h"
+#include "snaprow_util.h"
 
 #define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define STR_MAX 40
 
 /* A row, its strings as the database returns them. */
-struct trow {
-	char s[6][STR_MAX];		/* id, domain, type, name, fp, created */
-	size_t len[6];
-	int null_fp;
-	long long version;
-	char *attrs;			/* json-c's text of an object */
-	uint8_t mat[64];
-	size_t mlen;
-	int has_mat;
-};
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
-}
-
-/* Bytes that tell escapers apart, then some of everything. */
-static char rnd_byte(void)
-{
-	static const char special[] = "\"\\/\b\f\n\r\t\x01\x1f\x7f\x80\xff";
-
-	switch (rnd() % 4) {
-	case 0:
-		return special[rnd() % (sizeof(special) - 1)];
-	case 1:
-		return (char)(rnd() % 0x20);
-	case 2:
-		return (char)(rnd() % 256);
-	default:
-		return (char)(' ' + rnd() % 95);
-	}
-}
-
-/* A random string: empty, ASCII, escapes, UTF-8 (é, €, 😀). */
-static size_t rnd_str(char *s)
-{
-	static const char *const utf8[] = { "\xc3\xa9", "\xe2\x82\xac",
-					    "\xf0\x9f\x98\x80" };
-	size_t n = 0, want = rnd() % 4 == 0 ? 0 : rnd() % (STR_MAX - 4);
-
-	while (n < want) {
-		if (rnd() % 5 == 0) {
-			const char *u = utf8[rnd() % 3];
-
-			memcpy(s + n, u, strlen(u));
-			n += strlen(u);
-		} else {
-			s[n++] = rnd_byte();
-		}
-	}
-	return n;
-}
-
-static long long rnd_version(void)
-{
-	static const long long edges[] = { 0, 1, -1, 9, 10, 99, 100,
-					   LLONG_MAX, LLONG_MIN,
-					   LLONG_MIN + 1, 4294967296LL,
-					   -4294967296LL };
-
-	switch (rnd() % 3) {
-	case 0:
-		return edges[rnd() % (sizeof(edges) / sizeof(edges[0]))];
-	case 1:
-		return (long long)rnd();
-	default:
-		return (long long)(((uint64_t)rnd() << 32) ^ rnd() ^
-				   ((uint64_t)rnd() << 48));
-	}
-}
-
 /* Attributes as json-c stored them: an object of random members. */
 static char *rnd_attrs(void)
 {
@@ -107,7 +31,7 @@ static char *rnd_attrs(void)
 	char *text;
 
 	for (int i = 0; i < n; i++) {
-		size_t kl = rnd_str(k), vl = rnd_str(v);
+		size_t kl = rnd_str(k, 1), vl = rnd_str(v, 1);
 
 		k[kl] = '\0';
 		if (rnd() % 3 == 0) {
@@ -125,19 +49,6 @@ static char *rnd_attrs(void)
 	text = strdup(json_object_to_json_string_ext(o, FLAGS));
 	json_object_put(o);
 	return text;
-}
-
-static void rnd_row(struct trow *t)
-{
-	for (int i = 0; i < 6; i++)
-		t->len[i] = rnd_str(t->s[i]);
-	t->null_fp = rnd() % 3 == 0;
-	t->version = rnd_version();
-	t->attrs = rnd_attrs();
-	t->has_mat = rnd() % 2;
-	t->mlen = t->has_mat ? rnd() % sizeof(t->mat) : 0;
-	for (size_t i = 0; i < t->mlen; i++)
-		t->mat[i] = (uint8_t)rnd();
 }
 
 static json_object *str(const struct trow *t, int i)
@@ -276,7 +187,7 @@ static void test_random(void)
 
 	for (int i = 0; i < 20000 && bad < 5; i++) {
 		memset(&t, 0, sizeof(t));
-		rnd_row(&t);
+		rnd_row(&t, 1, rnd_attrs);
 		if (!same_line(&t))
 			bad++;
 		free(t.attrs);
@@ -298,6 +209,7 @@ static void test_int64(void)
 
 int main(void)
 {
+	sr_rng = 0x9e3779b97f4a7c15ULL;
 	test_int64();
 	test_each_byte();
 	test_edges();

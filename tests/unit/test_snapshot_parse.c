@@ -22,9 +22,9 @@
 #include "check.h"
 #include "core/snapshot_int.h"
 #include "core/snapshot_parse.h"
+#include "snaprow_util.h"
 
 #define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define STR_MAX 40
 /* Under valgrind (tests/run.sh) json-c's cost per row bounds these: about
  * 4 s with them; fuzz_snapline goes further. */
 #define ROWS 3000
@@ -32,86 +32,6 @@
 #define POOL 64
 
 /* ---- random rows, as in test_snapshot_line.c ---- */
-
-struct trow {
-	char s[6][STR_MAX];		/* id, domain, type, name, fp, created */
-	size_t len[6];
-	int null_fp;
-	long long version;
-	char *attrs;			/* json-c's text of an object */
-	uint8_t mat[64];
-	size_t mlen;
-	int has_mat;
-};
-
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
-}
-
-/* Bytes that tell escapers apart, then some of everything. */
-static char rnd_byte(void)
-{
-	static const char special[] = "\"\\/\b\f\n\r\t\x01\x1f\x7f\x80\xff";
-
-	switch (rnd() % 4) {
-	case 0:
-		return special[rnd() % (sizeof(special) - 1)];
-	case 1:
-		return (char)(rnd() % 0x20);
-	case 2:
-		return (char)(rnd() % 256);
-	default:
-		return (char)(' ' + rnd() % 95);
-	}
-}
-
-/* A random string: empty, ASCII, escapes, UTF-8 (é, €, 😀); NUL bytes
- * only one string in 8, so that most rows are lines the parser takes. */
-static size_t rnd_str(char *s)
-{
-	static const char *const utf8[] = { "\xc3\xa9", "\xe2\x82\xac",
-					    "\xf0\x9f\x98\x80" };
-	size_t n = 0, want = rnd() % 4 == 0 ? 0 : rnd() % (STR_MAX - 4);
-	int nul_ok = rnd() % 8 == 0;
-
-	while (n < want) {
-		if (rnd() % 5 == 0) {
-			const char *u = utf8[rnd() % 3];
-
-			memcpy(s + n, u, strlen(u));
-			n += strlen(u);
-		} else {
-			s[n] = rnd_byte();
-			if (s[n] || nul_ok)
-				n++;
-		}
-	}
-	return n;
-}
-
-static long long rnd_version(void)
-{
-	static const long long edges[] = { 0, 1, -1, 9, 10, 99, 100,
-					   LLONG_MAX, LLONG_MIN,
-					   LLONG_MIN + 1, 4294967296LL,
-					   -4294967296LL };
-
-	switch (rnd() % 3) {
-	case 0:
-		return edges[rnd() % (sizeof(edges) / sizeof(edges[0]))];
-	case 1:
-		return (long long)rnd();
-	default:
-		return (long long)(((uint64_t)rnd() << 32) ^ rnd() ^
-				   ((uint64_t)rnd() << 48));
-	}
-}
 
 static json_object *rnd_json(int depth);
 
@@ -123,7 +43,7 @@ static json_object *rnd_object(int depth)
 
 	for (int i = 0; i < n; i++) {
 		/* json-c keeps a key up to its first NUL */
-		k[rnd_str(k)] = '\0';
+		k[rnd_str(k, 8)] = '\0';
 		json_object_object_add(o, k, rnd_json(depth + 1));
 	}
 	return o;
@@ -139,7 +59,7 @@ static json_object *rnd_json(int depth)
 	switch (rnd() % (depth < 3 ? 8 : 5)) {
 	case 0:
 	case 1:
-		n = (int)rnd_str(v);
+		n = (int)rnd_str(v, 8);
 		return json_object_new_string_len(v, n);
 	case 2:
 		return json_object_new_int64(rnd_version());
@@ -165,20 +85,6 @@ static char *rnd_attrs(void)
 
 	json_object_put(o);
 	return text;
-}
-
-static void rnd_row(struct trow *t)
-{
-	memset(t, 0, sizeof(*t));
-	for (int i = 0; i < 6; i++)
-		t->len[i] = rnd_str(t->s[i]);
-	t->null_fp = rnd() % 3 == 0;
-	t->version = rnd_version();
-	t->attrs = rnd_attrs();
-	t->has_mat = rnd() % 2;
-	t->mlen = t->has_mat ? rnd() % sizeof(t->mat) : 0;
-	for (size_t i = 0; i < t->mlen; i++)
-		t->mat[i] = (uint8_t)rnd();
 }
 
 /* The writer's line of t, newline excluded, in a buffer of its size. */
@@ -345,7 +251,7 @@ static void test_written(void)
 	char *line;
 
 	for (int i = 0; i < ROWS && bad < 5; i++) {
-		rnd_row(&t);
+		rnd_row(&t, 8, rnd_attrs);
 		line = write_line(&t, &len);
 		if (has_nul(&t)) {
 			nul++;
@@ -550,7 +456,7 @@ static void test_mutants(void)
 	for (int i = 0; i < POOL; i++)
 		do {
 			free(pool[i].attrs);
-			rnd_row(&pool[i]);
+			rnd_row(&pool[i], 8, rnd_attrs);
 		} while (has_nul(&pool[i]));
 	for (int i = 0; i < MUTANTS; i++) {
 		members(&pool[rnd() % POOL], &ml);
@@ -765,6 +671,7 @@ static void test_attrs(void)
 
 int main(void)
 {
+	sr_rng = 0x2545f4914f6cdd1dULL;
 	test_lines();
 	test_strings();
 	test_numbers();

@@ -21,7 +21,6 @@ static char dir[] = "/tmp/bk-test-store-XXXXXX";
 static char db_path[256], rot_path[256];
 static const char *const tmp_files[] = {
 	"backupfs.db", "rot.key", "backupfs.db-wal", "backupfs.db-shm",
-	"old.db", "old.db-wal", "old.db-shm",
 };
 
 /* 1 if msg contains needle. */
@@ -47,14 +46,13 @@ static void test_open(void)
 	struct bk_store *s = NULL;
 	struct bk_err e = { 0 };
 	sqlite3 *raw;
-	char sql[64], path[300];
+	char sql[64];
 
 	CHECK_EQ_INT(bk_store_open(db_path, 0, &s, &e), -ENOENT);
 	CHECK_EQ_INT(bk_store_open(db_path, 1, &s, &e), 0);
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), bk_store_schema_version());
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA foreign_keys"), 1);
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA synchronous"), 2);	/* FULL */
-	CHECK_EQ_INT(tu_scalar(s, "PRAGMA page_size"), 16384);
 	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
 		" ('settings','domains','resources','members','key_links',"
 		"'backup_keys','backups','operations','audit','access')"), 10);
@@ -104,20 +102,6 @@ static void test_open(void)
 		 bk_store_schema_version());
 	CHECK_EQ_INT(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(raw);
-
-	/* A database made by an older backupfs (pages of 4 KiB) keeps
-	 * them, created or not, and is migrated as any other. */
-	snprintf(path, sizeof(path), "%s/old.db", dir);
-	CHECK_EQ_INT(sqlite3_open(path, &raw), SQLITE_OK);
-	CHECK_EQ_INT(sqlite3_exec(raw, "PRAGMA page_size=4096;"
-				  "CREATE TABLE t(x)", NULL, NULL, NULL),
-		     SQLITE_OK);
-	sqlite3_close(raw);
-	s = NULL;
-	CHECK_EQ_INT(bk_store_open(path, 1, &s, &e), 0);
-	CHECK_EQ_INT(tu_scalar(s, "PRAGMA page_size"), 4096);
-	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), bk_store_schema_version());
-	bk_store_close(s);
 }
 
 static void test_settings(struct bk_store *s)
