@@ -118,6 +118,11 @@ int bk_snap_query(struct bk_snap_writer *w, const char *const sql[3],
 		  sqlite3_stmt **st, struct bk_err *err);
 /* snapshot_rows.c: the resource lines. */
 int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err);
+/* Whether the rows of domain (NULL: all), about rows of them, lie in the
+ * table in another order than their names' (sampled): a backup then
+ * reads the table through and sorts rather than follow the index. */
+int bk_snap_rows_scattered(struct bk_store *s, const char *domain,
+			   uint64_t rows);
 
 /* ---- snapshot_line.c: a resource line, as json-c printed it ---- */
 

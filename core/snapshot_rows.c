@@ -62,6 +62,70 @@ static const char *const resources_sql[3] = {
 	" ORDER BY s.type, s.name, s.version",
 };
 
+/* The same rows in the same order, read in the table's order and sorted
+ * (SQLite's sorter: in memory up to the page cache's size, then in
+ * temporary files, SQLITE_TMPDIR or /var/tmp; material is wrapped). */
+static const char *const sorted_sql[2] = {
+	"SELECT id, domain, type, name, version, attrs, material,"
+	" fingerprint, created_at FROM resources NOT INDEXED"
+	" ORDER BY domain, type, name, version",
+	"SELECT id, domain, type, name, version, attrs, material,"
+	" fingerprint, created_at FROM resources NOT INDEXED"
+	" WHERE domain = ?1 ORDER BY domain, type, name, version",
+};
+
+/* Rows of the name index's order looked at, in each of 4 windows. */
+#define SAMPLE 256
+/* Rows this many rowids apart are on other pages of the table. */
+#define FAR 32
+
+int bk_snap_rows_scattered(struct bk_store *s, const char *domain,
+			   uint64_t rows)
+{
+	sqlite3 *db = bk_store_db(s);
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 prev = 0, id, max = 0;
+	int pairs = 0, far = 0, rc;
+
+	if (rows < 4 * SAMPLE)
+		return 0;
+	/* A domain that is a small part of the table: reading the whole
+	 * table would cost more than the random reads. */
+	if (domain) {
+		rc = sqlite3_prepare_v2(db, "SELECT max(rowid) FROM resources",
+					-1, &st, NULL);
+		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+			max = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		if (max > 2 * (sqlite3_int64)rows)
+			return 0;
+	}
+	rc = sqlite3_prepare_v2(db, domain ?
+		"SELECT rowid FROM resources WHERE domain = ?1"
+		" ORDER BY domain, type, name, version LIMIT ?2 OFFSET ?3" :
+		"SELECT rowid FROM resources"
+		" ORDER BY domain, type, name, version LIMIT ?2 OFFSET ?3",
+		-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return 0;
+	for (int k = 0; k < 4; k++) {
+		sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, SAMPLE);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)(rows * k / 4));
+		for (int i = 0; sqlite3_step(st) == SQLITE_ROW; i++) {
+			id = sqlite3_column_int64(st, 0);
+			if (i) {
+				pairs++;
+				far += id - prev > FAR || prev - id > FAR;
+			}
+			prev = id;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return pairs && 2 * far > pairs;
+}
+
 /* A byte buffer that wipes what it leaves behind when it grows. */
 struct buf {
 	char *p;
@@ -466,9 +530,27 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
 	sqlite3_stmt *st = NULL;
 	int nthreads = 0, want, ret;
 
-	ret = bk_snap_query(w, resources_sql, &st, err);
-	if (ret)
-		return ret;
+	/* The name index's order is the payload's; when the table's rows
+	 * lie in another (made over time, not by a restore), reading them
+	 * through the index is a random read of the table for each: a
+	 * million keys imported out of their names' order took 4.8 s to
+	 * back up, 1.7 s once restored.  Then the table is read through and
+	 * sorted: 2.7 s. */
+	if (!w->filtered && bk_snap_rows_scattered(w->s, w->domain, w->total)) {
+		ret = sqlite3_prepare_v2(bk_store_db(w->s),
+					 sorted_sql[w->domain ? 1 : 0], -1,
+					 &st, NULL);
+		if (ret != SQLITE_OK)
+			return bk_store_sqlerr(w->s, ret, "cannot read the data",
+					       err);
+		if (w->domain)
+			sqlite3_bind_text(st, 1, w->domain, -1, SQLITE_STATIC);
+		ret = 0;
+	} else {
+		ret = bk_snap_query(w, resources_sql, &st, err);
+		if (ret)
+			return ret;
+	}
 	want = workers_wanted(w);
 	p.nb = want ? 2 * want + 1 : 1;
 	p.b = calloc((size_t)p.nb, sizeof(*p.b));
