@@ -32,10 +32,11 @@
 struct bk_ckpt {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* pending or stop set */
+	pthread_cond_t idle;		/* a run ended */
 	pthread_t thread;
 	struct bk_store *store;		/* the thread's own connection */
 	int pages;			/* CKPT_BYTES in pages */
-	int pending, stop;
+	int pending, running, stop;
 };
 
 static void *ckpt_main(void *arg)
@@ -49,6 +50,7 @@ static void *ckpt_main(void *arg)
 		if (!c->pending)
 			break;
 		c->pending = 0;
+		c->running = 1;
 		pthread_mutex_unlock(&c->lock);
 		/* Errors are not reported: the commits are on disk already,
 		 * and the next commit (or the last close) tries again. */
@@ -57,6 +59,8 @@ static void *ckpt_main(void *arg)
 						  SQLITE_CHECKPOINT_PASSIVE,
 						  NULL, NULL);
 		pthread_mutex_lock(&c->lock);
+		c->running = 0;
+		pthread_cond_broadcast(&c->idle);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -92,10 +96,12 @@ int bk_ckpt_start(const char *db_path, struct bk_ckpt **out,
 	c->pages = CKPT_BYTES / page_size(bk_store_db(c->store));
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	ret = pthread_create(&c->thread, NULL, ckpt_main, c);
 	if (ret) {
 		pthread_mutex_destroy(&c->lock);
 		pthread_cond_destroy(&c->cond);
+		pthread_cond_destroy(&c->idle);
 		bk_store_close(c->store);
 		free(c);
 		return bk_errf(err, -ret, "cannot start the checkpoint thread");
@@ -115,8 +121,19 @@ void bk_ckpt_stop(struct bk_ckpt *c)
 	pthread_join(c->thread, NULL);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
+	pthread_cond_destroy(&c->idle);
 	bk_store_close(c->store);
 	free(c);
+}
+
+void bk_ckpt_drain(struct bk_ckpt *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	while ((c->pending || c->running) && !c->stop)
+		pthread_cond_wait(&c->idle, &c->lock);
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* SQLite's call after each commit of a connection, in its thread. */

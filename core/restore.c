@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "archive.h"
+#include "checkpoint.h"
 #include "crypto.h"
 #include "fault.h"
 #include "hsm.h"
@@ -201,6 +202,9 @@ static void *restore_main(void *arg)
 	/* Verified, nothing changed yet.  The restore is one transaction
 	 * inside bk_snapshot_restore_*; "restore.commit" below is after it
 	 * (a kill there must find the data restored). */
+	/* The log of the operation before, checkpointed during the verify
+	 * pass (checkpoint.h). */
+	bk_ckpt_drain(e->ckpt);
 	ret = bk_fault("restore.apply");
 	if (ret) {
 		bk_errf(&err, ret, "cannot apply the backup: %s", strerror(-ret));

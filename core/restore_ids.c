@@ -36,6 +36,7 @@
 #include "restore_ids.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,13 +47,18 @@
 #define HEAD (PFX_LEN + 33)	/* the prefix, 32 digits, the quote */
 #define ID_BYTES 16
 
+/* An id as two numbers: in the order of its bytes (and hex digits). */
+struct id128 {
+	uint64_t hi, lo;
+};
+
 struct bk_idset {
 	/* collecting: the start of the current line, when it began in an
 	 * earlier piece */
 	unsigned char head[HEAD];
 	size_t hlen;
 	int in_head;		/* the bytes fed next start a line's head */
-	unsigned char (*ids)[ID_BYTES];
+	struct id128 *ids;
 	size_t n, cap, max, collected;
 	int over;		/* more than BK_IDSET_MAX: given up */
 	/* resolved */
@@ -106,6 +112,15 @@ static int unhex(const unsigned char *p, unsigned char out[ID_BYTES])
 	return 0;
 }
 
+static uint64_t load64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
 /* The id of the line that starts with the len bytes at p, if any. */
 static void take(struct bk_idset *s, const unsigned char *p, size_t len)
 {
@@ -120,7 +135,8 @@ static void take(struct bk_idset *s, const unsigned char *p, size_t len)
 
 		if (cap > s->max)
 			cap = s->max;
-		ids = s->n < cap ? realloc(s->ids, cap * ID_BYTES) : NULL;
+		ids = s->n < cap ? realloc(s->ids, cap * sizeof(*s->ids)) :
+				   NULL;
 		if (!ids) {		/* too many, or out of memory */
 			s->over = 1;
 			free(s->ids);
@@ -131,7 +147,9 @@ static void take(struct bk_idset *s, const unsigned char *p, size_t len)
 		s->ids = ids;
 		s->cap = cap;
 	}
-	memcpy(s->ids[s->n++], id, ID_BYTES);
+	s->ids[s->n].hi = load64(id);
+	s->ids[s->n].lo = load64(id + 8);
+	s->n++;
 	s->collected++;
 }
 
@@ -177,15 +195,6 @@ void bk_idset_feed(struct bk_idset *s, const void *buf, size_t len)
 	}
 }
 
-static uint64_t load64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* splitmix64's finalizer: every bit of x moves every bit of the result. */
 static uint64_t mix64(uint64_t x)
 {
@@ -197,30 +206,138 @@ static uint64_t mix64(uint64_t x)
 }
 
 /* A 64-bit hash of an id: both halves mixed, one after the other. */
-static uint64_t id_hash(const unsigned char id[ID_BYTES])
+static uint64_t id_hash(struct id128 id)
 {
-	return mix64(load64(id) + mix64(load64(id + 8)));
+	return mix64(id.hi + mix64(id.lo));
 }
 
-static int cmp_id(const void *a, const void *b)
+static int id_less(struct id128 a, struct id128 b)
 {
-	return memcmp(a, b, ID_BYTES);
+	return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
 }
 
-static int cmp_u64(const void *a, const void *b)
+static void swap_ids(struct id128 *a, size_t x, size_t y)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	struct id128 t = a[x];
 
-	return x < y ? -1 : x > y;
+	a[x] = a[y];
+	a[y] = t;
 }
 
-static void to_hex(const unsigned char id[ID_BYTES], char out[33])
+static void swap_u64(uint64_t *a, size_t x, size_t y)
+{
+	uint64_t t = a[x];
+
+	a[x] = a[y];
+	a[y] = t;
+}
+
+/* Sorts in place: glibc's qsort takes a copy of the array (16 MiB more
+ * for a million ids, the daemon's peak).  Quicksort: the middle of three
+ * moved first as the pivot (Hoare's partition then leaves both sides
+ * non-empty), insertion below 16, recursion on the smaller side only. */
+static void sort_ids(struct id128 *a, size_t n)
+{
+	while (n > 16) {
+		struct id128 p;
+		ptrdiff_t i = -1, j = (ptrdiff_t)n;
+		size_t m = n / 2, l;
+
+		if (id_less(a[m], a[0]))
+			swap_ids(a, m, 0);
+		if (id_less(a[n - 1], a[m])) {
+			swap_ids(a, n - 1, m);
+			if (id_less(a[m], a[0]))
+				swap_ids(a, m, 0);
+		}
+		swap_ids(a, m, 0);		/* the median first */
+		p = a[0];
+		for (;;) {
+			do
+				i++;
+			while (id_less(a[i], p));
+			do
+				j--;
+			while (id_less(p, a[j]));
+			if (i >= j)
+				break;
+			swap_ids(a, (size_t)i, (size_t)j);
+		}
+		l = (size_t)j + 1;		/* a[0..l) <= p <= a[l..n) */
+		if (l < n - l) {
+			sort_ids(a, l);
+			a += l;
+			n -= l;
+		} else {
+			sort_ids(a + l, n - l);
+			n = l;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct id128 t = a[i];
+		size_t k = i;
+
+		for (; k && id_less(t, a[k - 1]); k--)
+			a[k] = a[k - 1];
+		a[k] = t;
+	}
+}
+
+/* The hashes, sorted the same way. */
+static void sort_u64(uint64_t *a, size_t n)
+{
+	while (n > 16) {
+		uint64_t p;
+		ptrdiff_t i = -1, j = (ptrdiff_t)n;
+		size_t m = n / 2, l;
+
+		if (a[m] < a[0])
+			swap_u64(a, m, 0);
+		if (a[n - 1] < a[m]) {
+			swap_u64(a, n - 1, m);
+			if (a[m] < a[0])
+				swap_u64(a, m, 0);
+		}
+		swap_u64(a, m, 0);
+		p = a[0];
+		for (;;) {
+			do
+				i++;
+			while (a[i] < p);
+			do
+				j--;
+			while (p < a[j]);
+			if (i >= j)
+				break;
+			swap_u64(a, (size_t)i, (size_t)j);
+		}
+		l = (size_t)j + 1;
+		if (l < n - l) {
+			sort_u64(a, l);
+			a += l;
+			n -= l;
+		} else {
+			sort_u64(a + l, n - l);
+			n = l;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		uint64_t t = a[i];
+		size_t k = i;
+
+		for (; k && t < a[k - 1]; k--)
+			a[k] = a[k - 1];
+		a[k] = t;
+	}
+}
+
+static void to_hex(struct id128 id, char out[33])
 {
 	static const char digits[] = "0123456789abcdef";
 
-	for (int i = 0; i < ID_BYTES; i++) {
-		out[2 * i] = digits[id[i] >> 4];
-		out[2 * i + 1] = digits[id[i] & 15];
+	for (int i = 0; i < 16; i++) {
+		out[i] = digits[(id.hi >> (60 - 4 * i)) & 15];
+		out[16 + i] = digits[(id.lo >> (60 - 4 * i)) & 15];
 	}
 	out[32] = '\0';
 }
@@ -248,6 +365,7 @@ static int build_dir(struct bk_idset *s)
 
 int bk_idset_resolve(struct bk_idset *s, sqlite3 *db, struct bk_err *err)
 {
+	struct id128 last = { 0, 0 };
 	sqlite3_stmt *q;
 	char hex[33];
 	size_t i, u = 0;
@@ -255,25 +373,28 @@ int bk_idset_resolve(struct bk_idset *s, sqlite3 *db, struct bk_err *err)
 
 	if (!s || s->over || s->resolved)
 		return 0;
-	if (s->n)
-		qsort(s->ids, s->n, ID_BYTES, cmp_id);
+	sort_ids(s->ids, s->n);
 	rc = sqlite3_prepare_v2(db, "SELECT 1 FROM main.resources"
 				" WHERE id = ?1", -1, &q, NULL);
 	if (rc != SQLITE_OK)
 		return bk_errf(err, -EIO, "cannot look up ids: %s",
 			       sqlite3_errmsg(db));
 	/* The hashes of the ids in use overwrite the ids already read:
-	 * hit k (8 bytes) lands below id k (16). */
+	 * hit k (8 bytes) lands below id k (16); the last id is kept aside
+	 * to skip its repeats. */
 	s->hits = (uint64_t *)(void *)s->ids;
 	for (i = 0; i < s->n; i++) {
-		if (i && !memcmp(s->ids[i], s->ids[i - 1], ID_BYTES))
+		struct id128 id = s->ids[i];
+
+		if (i && id.hi == last.hi && id.lo == last.lo)
 			continue;
-		to_hex(s->ids[i], hex);
+		last = id;
+		to_hex(id, hex);
 		sqlite3_bind_text(q, 1, hex, 32, SQLITE_STATIC);
 		rc = sqlite3_step(q);
 		sqlite3_reset(q);
 		if (rc == SQLITE_ROW)
-			s->hits[u++] = id_hash(s->ids[i]);
+			s->hits[u++] = id_hash(id);
 		else if (rc != SQLITE_DONE)
 			break;
 	}
@@ -297,8 +418,7 @@ int bk_idset_resolve(struct bk_idset *s, sqlite3 *db, struct bk_err *err)
 		free(s->hits);
 		s->hits = NULL;
 	}
-	if (u)
-		qsort(s->hits, u, sizeof(*s->hits), cmp_u64);
+	sort_u64(s->hits, u);
 	if (build_dir(s)) {
 		s->over = 1;
 		return bk_errf(err, -ENOMEM, "out of memory");
@@ -316,7 +436,7 @@ int bk_idset_find(const struct bk_idset *s, const char *id, size_t len)
 	if (!s || !s->resolved || s->over || len != 2 * ID_BYTES ||
 	    unhex((const unsigned char *)id, raw))
 		return BK_IDSET_UNKNOWN;
-	h = id_hash(raw);
+	h = id_hash((struct id128){ load64(raw), load64(raw + 8) });
 	lo = s->dir[h >> (64 - s->bits)];
 	hi = s->dir[(h >> (64 - s->bits)) + 1];
 	while (lo < hi) {
