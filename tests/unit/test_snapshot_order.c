@@ -11,6 +11,7 @@
 #include "core/crypto.h"
 #include "core/snapshot.h"
 #include "core/snapshot_int.h"
+#include "restore_domain_util.h"
 #include "testutil.h"
 
 static char dir[] = "/tmp/bk-test-sorder-XXXXXX";
@@ -20,21 +21,6 @@ static const char *const tmp_files[] = {
 };
 
 #define KEYS 3000
-
-static char *write_payload(struct bk_store *s, struct bk_rot *rot,
-			   const char *domain)
-{
-	struct tu_mem m = { 0 };
-	struct bk_err e = { 0 };
-	int ret;
-
-	ret = bk_snapshot_write(s, rot, domain, NULL, tu_mem_sink, &m, NULL,
-				NULL, NULL, &e);
-	if (ret)
-		fprintf(stderr, "write: %s\n", e.msg);
-	CHECK_EQ_INT(ret, 0);
-	return m.buf;
-}
 
 /* The number of keys of text, if their names come in order; else -1. */
 static int in_order(const char *text)
@@ -80,8 +66,8 @@ int main(void)
 	}
 	CHECK_EQ_INT(bk_snap_rows_scattered(a, NULL, KEYS), 1);
 	CHECK_EQ_INT(bk_snap_rows_scattered(a, "d", KEYS), 1);
-	pa = write_payload(a, rot_a, NULL);
-	da = write_payload(a, rot_a, "d");
+	pa = payload(a, rot_a, NULL);
+	da = payload(a, rot_a, "d");
 
 	/* Restored elsewhere: the table in the names' order. */
 	{
@@ -96,8 +82,8 @@ int main(void)
 	}
 	CHECK_EQ_INT(bk_snap_rows_scattered(b, NULL, KEYS), 0);
 	CHECK_EQ_INT(bk_snap_rows_scattered(b, "d", KEYS), 0);
-	pb = write_payload(b, rot_b, NULL);
-	db_ = write_payload(b, rot_b, "d");
+	pb = payload(b, rot_b, NULL);
+	db_ = payload(b, rot_b, "d");
 	CHECK(pa && pb && !strcmp(pa, pb));
 	CHECK(da && db_ && !strcmp(da, db_));
 	CHECK_EQ_INT(in_order(pa), KEYS);
