@@ -36,7 +36,8 @@ struct bk_ckpt {
 	pthread_t thread;
 	struct bk_store *store;		/* the thread's own connection */
 	int pages;			/* CKPT_BYTES in pages */
-	int pending, running, stop;
+	int pending, stop;
+	unsigned long started, finished;	/* runs */
 };
 
 static void *ckpt_main(void *arg)
@@ -50,7 +51,7 @@ static void *ckpt_main(void *arg)
 		if (!c->pending)
 			break;
 		c->pending = 0;
-		c->running = 1;
+		c->started++;
 		pthread_mutex_unlock(&c->lock);
 		/* Errors are not reported: the commits are on disk already,
 		 * and the next commit (or the last close) tries again. */
@@ -59,7 +60,7 @@ static void *ckpt_main(void *arg)
 						  SQLITE_CHECKPOINT_PASSIVE,
 						  NULL, NULL);
 		pthread_mutex_lock(&c->lock);
-		c->running = 0;
+		c->finished++;
 		pthread_cond_broadcast(&c->idle);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -128,10 +129,15 @@ void bk_ckpt_stop(struct bk_ckpt *c)
 
 void bk_ckpt_drain(struct bk_ckpt *c)
 {
+	unsigned long until;
+
 	if (!c)
 		return;
+	/* The run going on and the one asked for, not those asked for
+	 * while waiting: a stream of commits cannot hold the caller. */
 	pthread_mutex_lock(&c->lock);
-	while ((c->pending || c->running) && !c->stop)
+	until = c->started + (c->pending ? 1 : 0);
+	while (c->finished < until && !c->stop)
 		pthread_cond_wait(&c->idle, &c->lock);
 	pthread_mutex_unlock(&c->lock);
 }

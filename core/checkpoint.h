@@ -18,7 +18,7 @@ int bk_ckpt_start(const char *db_path, struct bk_ckpt **out,
  * connection.  NULL: nothing. */
 void bk_ckpt_stop(struct bk_ckpt *c);
 
-/* Waits until c's thread has no checkpoint to run.  Before a large
+/* Waits until c's thread has run the checkpoints asked for so far.  Before a large
  * write: the log starts again from its beginning only once all of it is
  * in the database; a write during a checkpoint appends to it, and the
  * longer the log, the slower every page read (SQLite looks the page up
