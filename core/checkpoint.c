@@ -2,7 +2,7 @@
  *
  * SQLite copies its write-ahead log into the database file (a checkpoint)
  * at the end of the commit that leaves the log longer than 1,000 pages, in
- * the committing thread (here: once it holds 4 MiB).  After a restore of a million keys that is some
+ * the committing thread.  After a restore of a million keys that is some
  * 300 MB copied and synced before the restore can say Completed: 1.3 s of
  * 10 for a domain restore, 0.9 s of 5 for a system restore.  The commit
  * does not need it to be durable (synchronous=FULL syncs the log); the
@@ -25,9 +25,9 @@
 
 #include "fault.h"
 
-/* A checkpoint once the log holds 4 MiB: SQLite's own default (1,000
- * pages) with pages of 4 KiB, whatever the database's page size. */
-#define CKPT_BYTES (4 << 20)
+/* A checkpoint once the log holds this many pages: SQLite's own
+ * default (SQLITE_DEFAULT_WAL_AUTOCHECKPOINT). */
+#define CKPT_PAGES 1000
 
 struct bk_ckpt {
 	pthread_mutex_t lock;
@@ -35,7 +35,6 @@ struct bk_ckpt {
 	pthread_cond_t idle;		/* a run ended */
 	pthread_t thread;
 	struct bk_store *store;		/* the thread's own connection */
-	int pages;			/* CKPT_BYTES in pages */
 	int pending, stop;
 	unsigned long started, finished;	/* runs */
 };
@@ -67,18 +66,6 @@ static void *ckpt_main(void *arg)
 	return NULL;
 }
 
-static int page_size(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int n = 0;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) ==
-	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return n >= 512 ? n : 4096;
-}
-
 int bk_ckpt_start(const char *db_path, struct bk_ckpt **out,
 		  struct bk_err *err)
 {
@@ -94,7 +81,6 @@ int bk_ckpt_start(const char *db_path, struct bk_ckpt **out,
 		return ret;
 	}
 	sqlite3_wal_autocheckpoint(bk_store_db(c->store), 0);
-	c->pages = CKPT_BYTES / page_size(bk_store_db(c->store));
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->idle, NULL);
@@ -149,7 +135,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
-	if (pages >= c->pages) {
+	if (pages >= CKPT_PAGES) {
 		pthread_mutex_lock(&c->lock);
 		c->pending = 1;
 		pthread_cond_signal(&c->cond);

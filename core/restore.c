@@ -201,9 +201,9 @@ static void *restore_main(void *arg)
 		bk_archive_header(r), "payloadSize"));
 	/* Verified, nothing changed yet.  The restore is one transaction
 	 * inside bk_snapshot_restore_*; "restore.commit" below is after it
-	 * (a kill there must find the data restored). */
-	/* The log of the operation before, checkpointed during the verify
-	 * pass (checkpoint.h). */
+	 * (a kill there must find the data restored).  It starts once the
+	 * log of the operation before is checkpointed (that ran during the
+	 * verify pass; checkpoint.h says why). */
 	bk_ckpt_drain(e->ckpt);
 	ret = bk_fault("restore.apply");
 	if (ret) {

@@ -390,16 +390,13 @@ static int id_where(struct rd *r, const char *id, struct bk_err *err)
 static int id_known(struct rd *r, const char *id, size_t len,
 		    struct bk_err *err)
 {
-	switch (bk_idset_find(r->known, id, len)) {
-	case BK_IDSET_NOT_FOUND:
+	int found = bk_idset_find(r->known, id, len);
+
+	if (found == BK_IDSET_NOT_FOUND)
 		return ID_NOT_AT_START;
-	case BK_IDSET_PRESENT:
-		if (!r->target_had_rows)
-			return ID_ELSEWHERE;
-		return id_where(r, id, err);
-	default:
-		return id_where(r, id, err);
-	}
+	if (found == BK_IDSET_PRESENT && !r->target_had_rows)
+		return ID_ELSEWHERE;
+	return id_where(r, id, err);
 }
 
 /* Counts a restored resource (under a new id if reid). */

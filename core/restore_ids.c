@@ -13,10 +13,9 @@
  * the whole payload before anything changes) hands its plaintext here.
  * The ids of the resource lines are collected, 16 bytes each, sorted, and
  * looked up in the index's own order: consecutive questions fall on the
- * same pages, each read once.  Kept for the restore: a sorted array of a
- * 64-bit hash of each id found in use, and a directory of where each
- * range of hashes starts in it, so that a question is a cache miss or
- * two rather than a database read.
+ * same pages, each read once.  Kept for the restore: a 64-bit hash of
+ * each id found in use, in buckets of about 8 by their top bits, so that
+ * a question is a cache miss or two rather than a database read.
  *
  * Exactness: only lines in the writer's own form
  * (`{"t":"resource","id":"<32 lowercase hex digits>"`, bk_time_id's ids)
@@ -45,7 +44,6 @@
 #define PFX "{\"t\":\"resource\",\"id\":\""
 #define PFX_LEN (sizeof(PFX) - 1)
 #define HEAD (PFX_LEN + 33)	/* the prefix, 32 digits, the quote */
-#define ID_BYTES 16
 
 /* An id as two numbers: in the order of its bytes (and hex digits). */
 struct id128 {
@@ -58,15 +56,15 @@ struct bk_idset {
 	unsigned char head[HEAD];
 	size_t hlen;
 	int in_head;		/* the bytes fed next start a line's head */
-	struct id128 *ids;
-	size_t n, cap, max, collected;
-	int over;		/* more than BK_IDSET_MAX: given up */
+	struct id128 *ids;	/* NULL once resolved */
+	size_t n, cap, max;	/* n: the ids collected */
+	int over;		/* more than max: given up */
 	/* resolved */
 	int resolved;
-	uint64_t *hits;		/* hashes of the ids in use, sorted */
+	uint64_t *hits;		/* hashes of the ids in use, by bucket */
 	size_t nhits;
-	uint32_t *dir;		/* dir[b]: first hit whose top bits are b */
-	unsigned bits;
+	uint32_t *dir;		/* bucket b: hits[dir[b] .. dir[b + 1]) */
+	unsigned bits;		/* a hash's bucket: its top bits */
 };
 
 struct bk_idset *bk_idset_new(size_t max)
@@ -99,35 +97,30 @@ static int hexval(unsigned char c)
 	return -1;
 }
 
-/* 32 lowercase hex digits into 16 bytes; 0, or -1 if not that form. */
-static int unhex(const unsigned char *p, unsigned char out[ID_BYTES])
+/* 32 lowercase hex digits as an id; 0, or -1 if not that form. */
+static int unhex(const unsigned char *p, struct id128 *out)
 {
-	for (int i = 0; i < ID_BYTES; i++) {
-		int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+	uint64_t v[2] = { 0, 0 };
 
-		if (hi < 0 || lo < 0)
+	for (int i = 0; i < 32; i++) {
+		int d = hexval(p[i]);
+
+		if (d < 0)
 			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
+		v[i / 16] = v[i / 16] << 4 | (uint64_t)d;
 	}
+	out->hi = v[0];
+	out->lo = v[1];
 	return 0;
-}
-
-static uint64_t load64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 /* The id of the line that starts with the len bytes at p, if any. */
 static void take(struct bk_idset *s, const unsigned char *p, size_t len)
 {
-	unsigned char id[ID_BYTES];
+	struct id128 id;
 
 	if (s->over || len < HEAD || memcmp(p, PFX, PFX_LEN) ||
-	    p[HEAD - 1] != '"' || unhex(p + PFX_LEN, id))
+	    p[HEAD - 1] != '"' || unhex(p + PFX_LEN, &id))
 		return;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 65536;
@@ -141,16 +134,13 @@ static void take(struct bk_idset *s, const unsigned char *p, size_t len)
 			s->over = 1;
 			free(s->ids);
 			s->ids = NULL;
-			s->n = s->cap = s->collected = 0;
+			s->n = s->cap = 0;
 			return;
 		}
 		s->ids = ids;
 		s->cap = cap;
 	}
-	s->ids[s->n].hi = load64(id);
-	s->ids[s->n].lo = load64(id + 8);
-	s->n++;
-	s->collected++;
+	s->ids[s->n++] = id;
 }
 
 void bk_idset_feed(struct bk_idset *s, const void *buf, size_t len)
@@ -224,14 +214,6 @@ static void swap_ids(struct id128 *a, size_t x, size_t y)
 	a[y] = t;
 }
 
-static void swap_u64(uint64_t *a, size_t x, size_t y)
-{
-	uint64_t t = a[x];
-
-	a[x] = a[y];
-	a[y] = t;
-}
-
 /* Sorts in place: glibc's qsort takes a copy of the array (16 MiB more
  * for a million ids, the daemon's peak).  Quicksort: the middle of three
  * moved first as the pivot (Hoare's partition then leaves both sides
@@ -283,54 +265,6 @@ static void sort_ids(struct id128 *a, size_t n)
 	}
 }
 
-/* The hashes, sorted the same way. */
-static void sort_u64(uint64_t *a, size_t n)
-{
-	while (n > 16) {
-		uint64_t p;
-		ptrdiff_t i = -1, j = (ptrdiff_t)n;
-		size_t m = n / 2, l;
-
-		if (a[m] < a[0])
-			swap_u64(a, m, 0);
-		if (a[n - 1] < a[m]) {
-			swap_u64(a, n - 1, m);
-			if (a[m] < a[0])
-				swap_u64(a, m, 0);
-		}
-		swap_u64(a, m, 0);
-		p = a[0];
-		for (;;) {
-			do
-				i++;
-			while (a[i] < p);
-			do
-				j--;
-			while (p < a[j]);
-			if (i >= j)
-				break;
-			swap_u64(a, (size_t)i, (size_t)j);
-		}
-		l = (size_t)j + 1;
-		if (l < n - l) {
-			sort_u64(a, l);
-			a += l;
-			n -= l;
-		} else {
-			sort_u64(a + l, n - l);
-			n = l;
-		}
-	}
-	for (size_t i = 1; i < n; i++) {
-		uint64_t t = a[i];
-		size_t k = i;
-
-		for (; k && t < a[k - 1]; k--)
-			a[k] = a[k - 1];
-		a[k] = t;
-	}
-}
-
 static void to_hex(struct id128 id, char out[33])
 {
 	static const char digits[] = "0123456789abcdef";
@@ -342,24 +276,34 @@ static void to_hex(struct id128 id, char out[33])
 	out[32] = '\0';
 }
 
-/* The directory: about 8 hits per range of hashes. */
-static int build_dir(struct bk_idset *s)
+/* The hashes of hits[0 .. nhits) into buckets by their top bits, about 8
+ * to a bucket, in the room after them (the buffer held the ids, twice
+ * their size), then moved down: a look-up reads one bucket. */
+static int bucket(struct bk_idset *s)
 {
-	size_t nb, i = 0;
+	uint64_t *out;
+	size_t nb;
 
 	s->bits = 1;
 	while (s->bits < 24 && ((size_t)1 << s->bits) * 8 < s->nhits)
 		s->bits++;
 	nb = (size_t)1 << s->bits;
-	s->dir = malloc((nb + 1) * sizeof(*s->dir));
+	s->dir = calloc(nb + 1, sizeof(*s->dir));
 	if (!s->dir)
 		return -ENOMEM;
-	for (size_t b = 0; b < nb; b++) {
-		while (i < s->nhits && (s->hits[i] >> (64 - s->bits)) < b)
-			i++;
-		s->dir[b] = (uint32_t)i;
-	}
-	s->dir[nb] = (uint32_t)s->nhits;
+	if (!s->nhits)
+		return 0;
+	out = s->hits + s->nhits;
+	for (size_t i = 0; i < s->nhits; i++)
+		s->dir[(s->hits[i] >> (64 - s->bits)) + 1]++;
+	for (size_t b = 0; b < nb; b++)
+		s->dir[b + 1] += s->dir[b];
+	/* dir[b] as bucket b's cursor; then each is where b + 1 starts */
+	for (size_t i = 0; i < s->nhits; i++)
+		out[s->dir[s->hits[i] >> (64 - s->bits)]++] = s->hits[i];
+	memmove(s->dir + 1, s->dir, nb * sizeof(*s->dir));
+	s->dir[0] = 0;
+	memmove(s->hits, out, s->nhits * sizeof(*out));
 	return 0;
 }
 
@@ -381,7 +325,8 @@ int bk_idset_resolve(struct bk_idset *s, sqlite3 *db, struct bk_err *err)
 			       sqlite3_errmsg(db));
 	/* The hashes of the ids in use overwrite the ids already read:
 	 * hit k (8 bytes) lands below id k (16); the last id is kept aside
-	 * to skip its repeats. */
+	 * to skip its repeats.  What is left after the hashes is room for
+	 * bucket(). */
 	s->hits = (uint64_t *)(void *)s->ids;
 	for (i = 0; i < s->n; i++) {
 		struct id128 id = s->ids[i];
@@ -400,15 +345,16 @@ int bk_idset_resolve(struct bk_idset *s, sqlite3 *db, struct bk_err *err)
 	}
 	sqlite3_finalize(q);
 	s->ids = NULL;
-	s->n = s->cap = 0;
+	s->nhits = u;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE && rc != SQLITE_OK) {
-		free(s->hits);
-		s->hits = NULL;
 		s->over = 1;
 		return bk_errf(err, -EIO, "cannot look up ids: %s",
 			       sqlite3_errstr(rc));
 	}
-	s->nhits = u;
+	if (bucket(s)) {
+		s->over = 1;
+		return bk_errf(err, -ENOMEM, "out of memory");
+	}
 	if (u) {
 		uint64_t *h = realloc(s->hits, u * sizeof(*h));
 
@@ -418,43 +364,30 @@ int bk_idset_resolve(struct bk_idset *s, sqlite3 *db, struct bk_err *err)
 		free(s->hits);
 		s->hits = NULL;
 	}
-	sort_u64(s->hits, u);
-	if (build_dir(s)) {
-		s->over = 1;
-		return bk_errf(err, -ENOMEM, "out of memory");
-	}
 	s->resolved = 1;
 	return 0;
 }
 
 int bk_idset_find(const struct bk_idset *s, const char *id, size_t len)
 {
-	unsigned char raw[ID_BYTES];
+	struct id128 raw;
 	uint64_t h;
-	size_t lo, hi;
+	size_t b;
 
-	if (!s || !s->resolved || s->over || len != 2 * ID_BYTES ||
-	    unhex((const unsigned char *)id, raw))
+	if (!s || !s->resolved || s->over || len != 32 ||
+	    unhex((const unsigned char *)id, &raw))
 		return BK_IDSET_UNKNOWN;
-	h = id_hash((struct id128){ load64(raw), load64(raw + 8) });
-	lo = s->dir[h >> (64 - s->bits)];
-	hi = s->dir[(h >> (64 - s->bits)) + 1];
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->hits[mid] == h)
+	h = id_hash(raw);
+	b = h >> (64 - s->bits);
+	for (size_t i = s->dir[b]; i < s->dir[b + 1]; i++)
+		if (s->hits[i] == h)
 			return BK_IDSET_PRESENT;
-		if (s->hits[mid] < h)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return BK_IDSET_NOT_FOUND;
 }
 
 size_t bk_idset_collected(const struct bk_idset *s)
 {
-	return s && !s->over ? s->collected : 0;
+	return s && !s->over ? s->n : 0;
 }
 
 size_t bk_idset_present(const struct bk_idset *s)

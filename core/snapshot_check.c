@@ -232,8 +232,6 @@ static const char *member(json_object *o, const char *key, size_t *len)
 	return json_object_get_string(v);
 }
 
-/* A resource line json-c parsed, as bk_snap_res_parse gives it: the
- * strings borrowed from o, attrs printed as json-c prints it. */
 void bk_snap_res_row(const struct bk_snap_res *res, const char *id,
 		     const char *domain, struct bk_res_row *out)
 {
@@ -248,6 +246,8 @@ void bk_snap_res_row(const struct bk_snap_res *res, const char *id,
 	out->created_at = res->created;
 }
 
+/* A resource line json-c parsed, as bk_snap_res_parse gives it: the
+ * strings borrowed from o, attrs printed as json-c prints it. */
 static int res_of_json(json_object *o, struct bk_snap_res *r,
 		       struct bk_err *err)
 {
