@@ -71,6 +71,15 @@ void bk_archive_writer_free(struct bk_archive_writer *w);
 int bk_archive_open(int fd, struct bk_archive_reader **out,
 		    struct bk_err *err);
 
+/* bk_archive_open of a file still being written, whose first avail
+ * bytes are final: the same checks but of the length.  -EAGAIN (no
+ * message) while the header is not all there. */
+int bk_archive_open_partial(int fd, uint64_t avail,
+			    struct bk_archive_reader **out, struct bk_err *err);
+
+/* The file's length that the header implies. */
+uint64_t bk_archive_size(struct bk_archive_reader *r);
+
 /* The parsed header (borrowed, valid until close). */
 json_object *bk_archive_header(struct bk_archive_reader *r);
 
@@ -117,6 +126,13 @@ int bk_archive_verify_scan(struct bk_archive_reader *r,
 			   void (*scan)(void *scan_arg, const void *piece,
 					size_t len),
 			   void *scan_arg, struct bk_err *err);
+
+/* Chunk by chunk, for a file still arriving (after unlock): where the
+ * next chunk ends in the file (0 once every chunk is authenticated), and
+ * the authentication of that chunk, which must be in the file.  The
+ * whole payload is authenticated when bk_archive_next_end returns 0. */
+uint64_t bk_archive_next_end(struct bk_archive_reader *r);
+int bk_archive_verify_next(struct bk_archive_reader *r, struct bk_err *err);
 
 void bk_archive_close(struct bk_archive_reader *r);
 

@@ -173,8 +173,10 @@ static int parse_fields(struct bk_archive_reader *r, struct bk_err *err)
 	return 0;
 }
 
-/* Reads and checks everything up to the payload. */
-static int read_head(struct bk_archive_reader *r, off_t size,
+/* Reads and checks everything up to the payload, the file being size
+ * bytes long; partial: only its first size bytes are there so far, and
+ * -EAGAIN (no message) says the header needs more of them. */
+static int read_head(struct bk_archive_reader *r, off_t size, int partial,
 		     struct bk_err *err)
 {
 	uint8_t pre[ARC_PREAMBLE];
@@ -194,6 +196,8 @@ static int read_head(struct bk_archive_reader *r, off_t size,
 		return bk_errf(err, -EINVAL,
 			       "archive format version %u is not supported",
 			       pre[ARC_MAGIC_LEN]);
+	if (n < ARC_PREAMBLE && partial)
+		return -EAGAIN;
 	if (n < ARC_PREAMBLE)
 		return bk_errf(err, -EBADMSG,
 			       "archive is truncated (%lld bytes)",
@@ -201,6 +205,8 @@ static int read_head(struct bk_archive_reader *r, off_t size,
 	r->area = bk_arc_get_be32(pre + 8);
 	if (r->area < 4 + 2 + ARC_MAC_LEN || r->area > BK_ARCHIVE_MAX_HEADER)
 		return malformed(err, "bad header area length");
+	if (size < ARC_PREAMBLE + (off_t)r->area && partial)
+		return -EAGAIN;
 	if (size < ARC_PREAMBLE + (off_t)r->area)
 		return bk_errf(err, -EBADMSG,
 			       "archive is truncated (%lld bytes; its header alone takes %u)",
@@ -244,44 +250,74 @@ out:
 	return ret;
 }
 
-int bk_archive_open(int fd, struct bk_archive_reader **out,
-		    struct bk_err *err)
+/* The file's length that the header implies. */
+static uint64_t file_size(const struct bk_archive_reader *r)
+{
+	return ARC_PREAMBLE + (uint64_t)r->area + r->payload +
+	       r->chunks * ARC_TAG_LEN;
+}
+
+/* bk_archive_open of a file size bytes long, or of one whose first size
+ * bytes only are there yet (partial). */
+static int open_sized(int fd, off_t size, int partial,
+		      struct bk_archive_reader **out, struct bk_err *err)
 {
 	struct bk_archive_reader *r;
-	struct stat st;
 	uint64_t want;
 	int ret;
 
 	bk_crypto_init();
-	if (fstat(fd, &st))
-		return bk_errf(err, -errno, "cannot stat the archive: %s",
-			       strerror(errno));
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return bk_errf(err, -ENOMEM, "out of memory");
 	r->fd = fd;
-	ret = read_head(r, st.st_size, err);
-	if (ret)
+	ret = read_head(r, size, partial, err);
+	if (ret || partial)
 		goto out;
-	want = ARC_PREAMBLE + (uint64_t)r->area + r->payload +
-	       r->chunks * ARC_TAG_LEN;
-	if ((uint64_t)st.st_size < want) {
+	want = file_size(r);
+	if ((uint64_t)size < want) {
 		ret = bk_errf(err, -EBADMSG,
 			      "archive is truncated (%lld bytes, expected %llu)",
-			      (long long)st.st_size, (unsigned long long)want);
+			      (long long)size, (unsigned long long)want);
 		goto out;
 	}
-	if ((uint64_t)st.st_size > want) {
+	if ((uint64_t)size > want) {
 		ret = bk_errf(err, -EBADMSG,
 			      "archive has trailing data (%lld bytes, expected %llu)",
-			      (long long)st.st_size, (unsigned long long)want);
+			      (long long)size, (unsigned long long)want);
 		goto out;
 	}
-	*out = r;
-	r = NULL;
 out:
+	if (!ret) {
+		*out = r;
+		r = NULL;
+	}
 	bk_archive_close(r);
 	return ret;
+}
+
+int bk_archive_open(int fd, struct bk_archive_reader **out,
+		    struct bk_err *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return bk_errf(err, -errno, "cannot stat the archive: %s",
+			       strerror(errno));
+	return open_sized(fd, st.st_size, 0, out, err);
+}
+
+int bk_archive_open_partial(int fd, uint64_t avail,
+			    struct bk_archive_reader **out, struct bk_err *err)
+{
+	if (avail > (uint64_t)INT64_MAX)
+		avail = INT64_MAX;
+	return open_sized(fd, (off_t)avail, 1, out, err);
+}
+
+uint64_t bk_archive_size(struct bk_archive_reader *r)
+{
+	return file_size(r);
 }
 
 json_object *bk_archive_header(struct bk_archive_reader *r)
@@ -471,6 +507,26 @@ ssize_t bk_archive_read(struct bk_archive_reader *r, void *buf, size_t len,
 		done += n;
 	}
 	return (ssize_t)done;
+}
+
+uint64_t bk_archive_next_end(struct bk_archive_reader *r)
+{
+	uint64_t i = r->next;
+
+	if (i == r->chunks)
+		return 0;
+	return ARC_PREAMBLE + (uint64_t)r->area + i * ARC_SLOT +
+	       (i == r->chunks - 1 ? r->payload % BK_ARCHIVE_CHUNK :
+		BK_ARCHIVE_CHUNK) + ARC_TAG_LEN;
+}
+
+int bk_archive_verify_next(struct bk_archive_reader *r, struct bk_err *err)
+{
+	if (!r->keys)
+		return bk_errf(err, -EINVAL, "the archive is not unlocked");
+	if (r->next == r->chunks)
+		return 0;
+	return load_chunk(r, err);
 }
 
 int bk_archive_verify(struct bk_archive_reader *r,

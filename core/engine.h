@@ -175,15 +175,32 @@ int bk_backup_delete(struct bk_engine *e, const char *domain,
 int bk_restore_start(struct bk_engine *e, const char *domain, const char *id,
 		     const char *req, uid_t uid, struct bk_err *err);
 
+/* An archive being uploaded to path, authenticated as it arrives
+ * (core/upcheck.c says how): started when its first bytes come (0 or
+ * -ENOMEM); the writer reports that [0, avail) is final (advance) or that
+ * bytes already reported changed (spoil); finish, when no more bytes will
+ * come, waits for it and is 1 if it authenticated every chunk of the
+ * file of that size; free stops and frees it.  Its own thread, its own
+ * descriptor; the calls may come from any thread, one at a time. */
+struct bk_upcheck;
+int bk_upcheck_start(struct bk_engine *e, const char *domain,
+		     const char *path, struct bk_upcheck **out);
+void bk_upcheck_advance(struct bk_upcheck *c, uint64_t avail);
+void bk_upcheck_spoil(struct bk_upcheck *c);
+int bk_upcheck_finish(struct bk_upcheck *c, uint64_t size);
+void bk_upcheck_free(struct bk_upcheck *c);
+
 /* Processes a staged upload (path: a file under the staging dir, which
  * this call consumes: moved into the archives on success, left in place
  * on failure for the caller to remove).  Checks structure and length, and
- * authenticates fully when the key is present.  *id_out: the backup id.
+ * authenticates fully when the key is present, unless check (NULL: none)
+ * authenticated every chunk as the file arrived.  *id_out: the backup id.
  * restore: also starts its restore (a refusal to restore is returned as
  * the error, with the backup kept). */
 int bk_upload_archive(struct bk_engine *e, const char *domain,
 		      const char *path, int restore, uid_t uid,
-		      char **id_out, struct bk_err *err);
+		      struct bk_upcheck *check, char **id_out,
+		      struct bk_err *err);
 
 /* ---- status ---- */
 /* The status JSON (DESIGN.md section 3), with "\n". */

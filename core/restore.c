@@ -378,7 +378,8 @@ out:
 
 int bk_upload_archive(struct bk_engine *e, const char *domain,
 		      const char *path, int restore, uid_t uid,
-		      char **id_out, struct bk_err *err)
+		      struct bk_upcheck *check, char **id_out,
+		      struct bk_err *err)
 {
 	struct bk_archive_reader *r = NULL;
 	struct bk_backup_info old;
@@ -442,7 +443,7 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 		have_key = 0;	/* HSM keys not here: checked at restore */
 	if (have_key) {
 		ret = bk_tie_unlock(e, r, key, err);
-		if (!ret)
+		if (!ret && !bk_upcheck_finish(check, (uint64_t)st.st_size))
 			ret = bk_archive_verify(r, NULL, NULL, err);
 		if (ret) {
 			ret = -EINVAL;

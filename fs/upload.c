@@ -66,10 +66,43 @@ struct bkfs_staged *up_find(const char *boxpath, const char *name)
 	return NULL;
 }
 
+void up_check_reset(struct bkfs_staged *e)
+{
+	bk_upcheck_free(e->check);
+	e->check = NULL;
+	e->contig = 0;
+}
+
+void up_check_wrote(struct bkfs_staged *e, off_t off, size_t n)
+{
+	if (e->box == K_KEY_UPLOAD || !n)
+		return;
+	if (off == 0 && !e->contig && !e->check && e->spath &&
+	    bk_upcheck_start(bkfs.engine, e->domain, e->spath, &e->check))
+		e->check = NULL;	/* no memory: the full pass will do */
+	if (off < e->contig) {
+		if (e->check)
+			bk_upcheck_spoil(e->check);
+	} else if (off == e->contig) {
+		e->contig = off + (off_t)n;
+		if (e->check)
+			bk_upcheck_advance(e->check, (uint64_t)e->contig);
+	}
+}
+
+void up_check_truncated(struct bkfs_staged *e, off_t size)
+{
+	if (!size)
+		up_check_reset(e);	/* written again from the start */
+	else if (size < e->contig && e->check)
+		bk_upcheck_spoil(e->check);
+}
+
 void up_unref(struct bkfs_staged *e)
 {
 	if (--e->refs)
 		return;
+	bk_upcheck_free(e->check);
 	if (e->fd >= 0)
 		close(e->fd);
 	free(e->boxpath);
@@ -85,6 +118,7 @@ static void remove_entry(struct bkfs_staged *e)
 {
 	struct bkfs_staged **pp;
 
+	up_check_reset(e);
 	if (e->spath) {
 		unlink(e->spath);
 		free(e->spath);
@@ -162,11 +196,16 @@ int up_process(struct bkfs_staged *e, uid_t uid)
 	size_t len = 0;
 	int r;
 
+	struct bk_upcheck *check;
+
 	e->state = ST_PROCESSING;
 	e->refs++;
 	while (e->inflight)
 		pthread_cond_wait(&up_idle, &up_lock);
 	entry_path(e, path, sizeof(path));
+	check = e->check;
+	e->check = NULL;
+	e->contig = 0;
 	pthread_mutex_unlock(&up_lock);
 
 	if (e->box == K_KEY_UPLOAD) {
@@ -183,8 +222,10 @@ int up_process(struct bkfs_staged *e, uid_t uid)
 		}
 	} else {
 		r = bk_upload_archive(bkfs.engine, e->domain, e->spath,
-				      e->box == K_RESTORE, uid, &id, &err);
+				      e->box == K_RESTORE, uid, check, &id,
+				      &err);
 	}
+	bk_upcheck_free(check);
 
 	if (!r) {
 		if (e->box == K_KEY_UPLOAD)
@@ -462,6 +503,7 @@ static int restage(struct bkfs_staged *e)
 	free(e->spath);
 	if (e->fd >= 0)
 		close(e->fd);
+	up_check_reset(e);
 	e->spath = spath;
 	e->fd = fd;
 	free(e->result);
@@ -524,8 +566,11 @@ int bkfs_box_open(const struct bkfs_node *box, const char *name, int flags,
 				r = restage(e);	/* cp over a receipt */
 			else
 				lazy = 1;	/* touch, chmod through fd */
-		} else if ((flags & O_TRUNC) && ftruncate(e->fd, 0)) {
-			r = -errno;
+		} else if (flags & O_TRUNC) {
+			if (ftruncate(e->fd, 0))
+				r = -errno;
+			else
+				up_check_truncated(e, 0);
 		}
 		if (r)
 			goto out;

@@ -29,6 +29,11 @@ struct bkfs_staged {
 	enum st_state state;
 	char *result;			/* backup or key id once done */
 	off_t size;			/* key receipts: size of the file */
+	/* Archives: their check as they arrive (core/upcheck.c), started
+	 * by a write at 0, and the end of the bytes written one after the
+	 * other from 0. */
+	struct bk_upcheck *check;
+	off_t contig;
 };
 
 struct bkfs_sfh {
@@ -59,5 +64,10 @@ int up_process(struct bkfs_staged *e, uid_t uid);
 /* A lazy handle (opened for writing on a receipt) writes: the receipt
  * becomes a new upload.  Lock held. */
 int up_restage_lazy(struct bkfs_sfh *h);
+/* The archive's check learns that [off, off + n) was written, or that
+ * the file was truncated to size; reset drops it.  Lock held. */
+void up_check_wrote(struct bkfs_staged *e, off_t off, size_t n);
+void up_check_truncated(struct bkfs_staged *e, off_t size);
+void up_check_reset(struct bkfs_staged *e);
 
 #endif

@@ -100,8 +100,10 @@ int bkfs_box_truncate(const char *boxpath, const char *name,
 		r = -EACCES;		/* receipts are read-only */
 	else if (ftruncate(e->fd, size))
 		r = -errno;
-	else
+	else {
+		up_check_truncated(e, size);
 		e->mtime = e->ctime = up_now();
+	}
 out:
 	pthread_mutex_unlock(&up_lock);
 	return r;
@@ -156,8 +158,10 @@ int bkfs_sfh_write(struct bkfs_sfh *h, const char *buf, size_t size,
 		start_writeback(h->fd, off, n);
 	pthread_mutex_lock(&up_lock);
 	e->inflight--;
-	if (n > 0)
+	if (n > 0) {
 		e->mtime = e->ctime = up_now();
+		up_check_wrote(e, off, (size_t)n);
+	}
 	if (!e->inflight)
 		pthread_cond_broadcast(&up_idle);
 	pthread_mutex_unlock(&up_lock);

@@ -144,6 +144,53 @@ ok_cmd "{ cat a; cat b; } > upload" sh -c "{ cat '$BK_TMP/part1'; cat '$BK_TMP/p
 ok_cmd "uploaded whole" test -d "$N/system/backups/$id"
 rm "$N/system/backups/upload/two"
 rmdir "$N/system/backups/$id"
+# What is in the file at its close counts, whatever came before: an
+# upload is checked as it arrives (core/upcheck.c), so a chunk written
+# again after it came must void that check (the changed byte is refused)
+# and a bad chunk mended before the close must not stick (taken).  On A,
+# which has the key: B cannot check the chunks before a restore.
+echo '{}' > "$M/system/backups/create"
+cat "$M/wait" > /dev/null
+id2=$(readlink "$M/system/backups/latest")
+cp "$M/system/backups/$id2/$id2.backup" "$BK_TMP/rw.backup"
+rmdir "$M/system/backups/$id2"
+cat > "$BK_TMP/rewrite.py" <<'PY'
+import os, sys, time
+data = open(sys.argv[1], 'rb').read()
+at = len(data) - 100
+first = bytearray(data)
+if sys.argv[3] == 'mend':
+    first[at] ^= 0xff
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+done = 0
+while done < len(first):
+    done += os.pwrite(fd, bytes(first[done:]), done)
+time.sleep(0.5)     # the check has read it all by now
+byte = data[at] ^ 0xff if sys.argv[3] == 'spoil' else data[at]
+os.pwrite(fd, bytes([byte]), at)
+os.close(fd)
+PY
+assert_fails_with EINVAL python3 "'$BK_TMP/rewrite.py'" "'$BK_TMP/rw.backup'" "'$M/system/backups/upload/rw'" spoil
+assert_status 1 test -d "$M/system/backups/$id2"
+ok_cmd "a bad chunk mended before the close is taken" python3 "$BK_TMP/rewrite.py" "$BK_TMP/rw.backup" "$M/system/backups/upload/rw" mend
+ok_cmd "the mended upload is a backup" test -d "$M/system/backups/$id2"
+rm "$M/system/backups/upload/rw"
+rmdir "$M/system/backups/$id2"
+# the second half first, then the first: no check as it arrives, the
+# full pass at the close
+cat > "$BK_TMP/ooo.py" <<'PY'
+import os, sys
+data = open(sys.argv[1], 'rb').read()
+half = len(data) // 2
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o644)
+os.pwrite(fd, data[half:], half)
+os.pwrite(fd, data[:half], 0)
+os.close(fd)
+PY
+ok_cmd "an upload written out of order" python3 "$BK_TMP/ooo.py" "$BK_TMP/rw.backup" "$M/system/backups/upload/ooo"
+ok_cmd "is a backup" test -d "$M/system/backups/$id2"
+rm "$M/system/backups/upload/ooo"
+rmdir "$M/system/backups/$id2"
 
 # rsync twice: the second run copies nothing
 rsync -a "$BK_TMP/out/" "$N/system/backups/upload/"
