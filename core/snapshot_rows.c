@@ -530,19 +530,23 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
 	struct pool p = { .rot = w->rot };
 	pthread_t tid[MAX_WORKERS];
 	sqlite3_stmt *st = NULL;
-	int nthreads = 0, want, ret;
+	int nthreads = 0, want, ret, sorted;
 
 	/* The name index's order is the payload's; when the table's rows
 	 * lie in another (made over time, not by a restore), reading them
 	 * through the index is a random read of the table for each: a
 	 * million keys imported out of their names' order took 4.8 s to
 	 * back up, 1.7 s once restored.  Then the table is read through and
-	 * sorted: 2.7 s. */
-	ret = bk_snap_query(w, !w->filtered &&
-			    bk_snap_rows_scattered(w->s, w->domain, w->total) ?
-			    sorted_sql : resources_sql, &st, err);
+	 * sorted: 2.7 s, and 15 to 25 % less with two helper threads of
+	 * SQLite's sorter (sorting runs while the rows are read; peak 44
+	 * rather than 28 MiB). */
+	sorted = !w->filtered &&
+		 bk_snap_rows_scattered(w->s, w->domain, w->total);
+	if (sorted)
+		bk_store_exec(w->s, "PRAGMA threads=2", NULL);
+	ret = bk_snap_query(w, sorted ? sorted_sql : resources_sql, &st, err);
 	if (ret)
-		return ret;
+		goto out;
 	want = workers_wanted(w);
 	p.nb = want ? 2 * want + 1 : 1;
 	p.b = calloc((size_t)p.nb, sizeof(*p.b));
@@ -577,5 +581,7 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
 		malloc_trim(0);
 out:
 	sqlite3_finalize(st);
+	if (sorted)
+		bk_store_exec(w->s, "PRAGMA threads=0", NULL);
 	return ret;
 }
