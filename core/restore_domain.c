@@ -448,6 +448,40 @@ static int start_state(struct rd *r, struct bk_err *err)
 	return 0;
 }
 
+/* A key into a target that had no resources before this restore (most
+ * restores): its name and version can be taken only by a row this
+ * restore inserted, and the insert itself tells, through the unique
+ * index on them, without a look-up per row (0.9 s of 6 for a million).
+ * 1: inserted; 0: not here, the row takes the long way (on_resource);
+ * or a negative errno. */
+static int insert_new_key(struct rd *r, const struct bk_snap_res *row,
+			  const uint8_t *mat, size_t mlen, struct bk_err *err)
+{
+	char fresh[33];
+	const char *use = row->id;
+	int ret;
+
+	ret = r->known ? id_known(r, row->id, row->id_len, err) :
+			 id_where(r, row->id, err);
+	if (ret < 0 || ret == ID_TARGET)
+		return ret < 0 ? ret : 0;
+	if (ret == ID_ELSEWHERE) {
+		ret = bk_time_id_pooled(&r->ids, fresh, err);
+		if (ret)
+			return ret;
+		use = fresh;
+	}
+	ret = insert(r, row, use, mat, mlen, err);
+	if (ret == -EEXIST) {
+		bk_err_clear(err);
+		return 0;
+	}
+	if (ret)
+		return ret;
+	ret = restored(r, &r->t[0], row->type, row->name, use == fresh, err);
+	return ret ? ret : 1;
+}
+
 static int on_resource(struct rd *r, const struct bk_snap_res *row,
 		       const uint8_t *mat, size_t mlen, struct bk_err *err)
 {
@@ -460,6 +494,11 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 	sqlite3_stmt *q;
 	int ret;
 
+	if (ti == 0 && !r->target_had_rows && !r->failed) {
+		ret = insert_new_key(r, row, mat, mlen, err);
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
 	/* Keys: the same name and version is the same key only with the
 	 * same id.  Other types: the same name is the same resource. */
 	if (ti == 0) {

@@ -309,6 +309,94 @@ static void test_many(struct bk_store *c, struct bk_rot *rot)
 	free(text);
 }
 
+/* text with its first resource line written twice (the copy's id with
+ * its first digit changed if other_id) and the counts that says so. */
+static char *key_twice(const char *text, int other_id)
+{
+	static const char *const names[] = { "\"resources\":", "\"keys\":",
+					     "\"total\":" };
+	const char *line = strstr(text, "{\"t\":\"resource\""), *end, *p;
+	char *out = malloc(strlen(text) * 2 + 64), *o = out, *id;
+	size_t k, n = 0;
+
+	CHECK(line && out);
+	if (!line || !out)
+		exit(check_done("test_restore_domain_payloads"));
+	end = strchr(line, '\n') + 1;
+	for (p = text; *p; ) {
+		if (p == end) {		/* the copy, after the line */
+			memcpy(o, line, (size_t)(end - line));
+			if (other_id) {
+				id = strstr(o, "\"id\":\"") + 6;
+				*id = *id == '0' ? '1' : '0';
+			}
+			o += end - line;
+		}
+		/* each count of resources, keys and lines: one more */
+		for (k = 0; k < 3; k++) {
+			n = strlen(names[k]);
+			if (p < line || p >= end)
+				if (!strncmp(p, names[k], n))
+					break;
+		}
+		if (k == 3)
+			*o++ = *p++;
+		else
+			o += sprintf(o, "%s%lld", names[k],
+				     strtoll(p + n, (char **)&p, 10) + 1);
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Keys into an empty domain go in without a look-up of their names
+ * (restore_domain.c): a key line twice is that key the second time
+ * (skipped); its name and version under another id is the seed's
+ * conflict, and nothing is restored.  From another store: ids of the
+ * same store's other domains would be new ones at each line. */
+static void test_empty_keys(struct bk_store *a, struct bk_rot *rot_a,
+			    struct bk_store *c, struct bk_rot *rot)
+{
+	struct bk_err e = { 0 };
+	json_object *report;
+	char *text, *twice, *before;
+	int ret;
+
+	add_domain(a, "k-src", NULL);
+	tu_add(a, rot_a, "k-src", "keys", "dk", NULL);
+	tu_add(a, rot_a, "k-src", "users", "du", NULL);
+	text = payload(a, rot_a, "k-src");
+
+	twice = key_twice(text, 0);
+	add_domain(c, "k-same", NULL);
+	ret = restore(c, rot, "k-same", twice, &report, NULL, &e);
+	if (ret)
+		fprintf(stderr, "restore: %s\n", e.msg);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "keys", "restored"), 1);
+	CHECK_EQ_INT(rep_n(report, "keys", "skipped"), 1);
+	CHECK(!strcmp(rep_names(report, "keys", "skippedNames"), "dk"));
+	CHECK_EQ_INT(rep_n(report, "users", "restored"), 1);
+	json_object_put(report);
+	CHECK_EQ_INT(tu_scalar_bind(c, "SELECT COUNT(*) FROM resources"
+				    " WHERE domain = ?1", "k-same"), 2);
+	free(twice);
+
+	twice = key_twice(text, 1);
+	add_domain(c, "k-other", NULL);
+	before = dump(c);
+	ret = restore(c, rot, "k-other", twice, &report, NULL, &e);
+	CHECK_EQ_INT(ret, -EEXIST);
+	CHECK(strstr(e.msg, "key 'dk' version 0 exists in domain k-other"
+		     " with another id") != NULL);
+	CHECK_EQ_INT(rep_n(report, "keys", "conflicts"), 1);
+	json_object_put(report);
+	CHECK(unchanged(c, before));
+	free(before);
+	free(twice);
+	free(text);
+}
+
 /* Every test once, on new stores in a new directory. */
 static int run(void)
 {
@@ -327,6 +415,7 @@ static int run(void)
 	test_hand(c, rot_c);
 	test_time_ids(c, rot_c);
 	test_many(c, rot_c);
+	test_empty_keys(a, rot_a, c, rot_c);
 
 	bk_store_close(a);
 	bk_store_close(c);
