@@ -448,6 +448,30 @@ static int start_state(struct rd *r, struct bk_err *err)
 	return 0;
 }
 
+/* Inserts the resource line under its id, or under a new one when its
+ * id is in use in another domain (where: ID_ELSEWHERE), and counts it:
+ * 0, or a negative errno (-EEXIST: its name or its id is taken). */
+static int insert_as(struct rd *r, const struct bk_snap_res *row, int where,
+		     const uint8_t *mat, size_t mlen, struct bk_err *err)
+{
+	struct type_stats *ts =
+		&r->t[bk_snap_type_index(row->type) - BK_C_TYPES];
+	const char *use = row->id;
+	char fresh[33];
+	int ret;
+
+	if (where == ID_ELSEWHERE) {
+		ret = bk_time_id_pooled(&r->ids, fresh, err);
+		if (ret)
+			return ret;
+		use = fresh;
+	}
+	ret = insert(r, row, use, mat, mlen, err);
+	if (ret)
+		return ret;
+	return restored(r, ts, row->type, row->name, use == fresh, err);
+}
+
 /* A key into a target that had no resources before this restore (most
  * restores): its name and version can be taken only by a row this
  * restore inserted, and the insert itself tells, through the unique
@@ -457,29 +481,16 @@ static int start_state(struct rd *r, struct bk_err *err)
 static int insert_new_key(struct rd *r, const struct bk_snap_res *row,
 			  const uint8_t *mat, size_t mlen, struct bk_err *err)
 {
-	char fresh[33];
-	const char *use = row->id;
 	int ret;
 
 	ret = r->known ? id_known(r, row->id, row->id_len, err) :
 			 id_where(r, row->id, err);
 	if (ret < 0 || ret == ID_TARGET)
 		return ret < 0 ? ret : 0;
-	if (ret == ID_ELSEWHERE) {
-		ret = bk_time_id_pooled(&r->ids, fresh, err);
-		if (ret)
-			return ret;
-		use = fresh;
-	}
-	ret = insert(r, row, use, mat, mlen, err);
-	if (ret == -EEXIST) {
+	ret = insert_as(r, row, ret, mat, mlen, err);
+	if (ret == -EEXIST)
 		bk_err_clear(err);
-		return 0;
-	}
-	if (ret)
-		return ret;
-	ret = restored(r, &r->t[0], row->type, row->name, use == fresh, err);
-	return ret ? ret : 1;
+	return ret == -EEXIST ? 0 : ret ? ret : 1;
 }
 
 static int on_resource(struct rd *r, const struct bk_snap_res *row,
@@ -489,8 +500,7 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 	long long version = row->version;
 	int ti = bk_snap_type_index(type) - BK_C_TYPES;	/* checked */
 	struct type_stats *ts = &r->t[ti];
-	char found[BK_ID_MAX + 80], fresh[33];
-	const char *use = id;
+	char found[BK_ID_MAX + 80];
 	sqlite3_stmt *q;
 	int ret;
 
@@ -533,10 +543,9 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 	ret = r->known ? id_known(r, id, row->id_len, err) :
 			 id_where(r, id, err);
 	if (ret == ID_NOT_AT_START) {
-		ret = insert(r, row, id, mat, mlen, err);
+		ret = insert_as(r, row, ret, mat, mlen, err);
 		if (ret != -EEXIST)
-			return ret ? ret :
-			       restored(r, ts, type, name, 0, err);
+			return ret;
 		/* The id or the name is taken: ask. */
 		bk_err_clear(err);
 		ret = id_where(r, id, err);
@@ -545,16 +554,7 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 		return ret;
 	if (ret == ID_TARGET)
 		return skip(ts, name, err);
-	if (ret == ID_ELSEWHERE) {
-		ret = bk_time_id_pooled(&r->ids, fresh, err);
-		if (ret)
-			return ret;
-		use = fresh;
-	}
-	ret = insert(r, row, use, mat, mlen, err);
-	if (ret)
-		return ret;
-	return restored(r, ts, type, name, use == fresh, err);
+	return insert_as(r, row, ret, mat, mlen, err);
 }
 
 static int on_pair(struct rd *r, int kind, json_object *row, const char *a,

@@ -5,13 +5,13 @@
  * refused, a transfer to a closed port failing in the background with the
  * reason, records pruned after 4 days, and a transfer left In Progress by
  * a crash shown Failed at the next start. */
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "core/scp_int.h"
 
 static char tmp[] = "/tmp/bk-test-scp-XXXXXX";
@@ -235,15 +235,6 @@ static void test_transfers(struct bk_engine *e)
 	free(bid);
 }
 
-static int rm_cb(const char *path, const struct stat *sb, int type,
-		 struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
 	struct bk_init_opts o = { 0 };
@@ -286,6 +277,6 @@ int main(void)
 	free(json);
 	free(bid);
 	bk_engine_close(e);
-	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(tmp);
 	return check_done("test_scp");
 }

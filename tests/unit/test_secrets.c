@@ -22,7 +22,6 @@
  * raw, in hex and in base64 gives exactly those hits. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "core/crypto.h"
 #include "core/engine.h"
 #include "core/engine_int.h"
@@ -408,16 +408,6 @@ static void add_keys(struct bk_engine *e)
 		     keys[i][1], &err);
 }
 
-static int rm_cb(const char *path, const struct stat *st, int type,
-		 struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 int main(void)
 {
 	struct bk_init_opts o = { .demo = 1 };
@@ -530,6 +520,6 @@ int main(void)
 		free(secrets[i].buf);
 	}
 	free(secrets);
-	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(tmp);
 	return check_done("test_secrets");
 }

@@ -6,7 +6,6 @@
  * hangs.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "core/engine.h"
 
 static char tmp[] = "/tmp/bk-upcheck.XXXXXX";
@@ -75,16 +75,6 @@ static int feed(struct bk_engine *e, const char *domain, const uint8_t *data,
 	bk_upcheck_free(c);
 	free(copy);
 	return ok;
-}
-
-static int rm_cb(const char *path, const struct stat *st, int type,
-		 struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	remove(path);
-	return 0;
 }
 
 int main(void)
@@ -161,6 +151,6 @@ int main(void)
 	free(data);
 	free(id);
 	bk_engine_close(e);
-	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(tmp);
 	return check_done("test_upcheck");
 }

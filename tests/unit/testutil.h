@@ -1,13 +1,15 @@
 /* testutil.h - helpers the store and snapshot unit tests share: a payload
  * in memory (sink and source), a progress recorder, a store with its own
  * root of trust in the test's temporary directory, checked resource adds,
- * one-value and row-dump queries, and the temporary directory's cleanup.
+ * one-value and row-dump queries, and the temporary directory's cleanup
+ * (file by file, or the whole tree).
  * Each test program is built on its own, so everything here is static
  * inline: a program that leaves a helper unused gets no warning. */
 #ifndef BK_TESTUTIL_H
 #define BK_TESTUTIL_H
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,6 +198,22 @@ static inline void tu_cleanup(const char *dir, const char *const *names,
 		unlink(path);
 	}
 	rmdir(dir);
+}
+
+static inline int tu_rm_one(const char *path, const struct stat *st,
+			    int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Removes dir and everything under it. */
+static inline void tu_rmtree(const char *dir)
+{
+	nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif
