@@ -97,13 +97,13 @@ w3_upload() {
 }
 
 sqlite_enc() {
-	sqlite3 "$DIR/big/backupfs.db" ".backup '$W/db.copy'"
+	sqlite3 "$BIG/backupfs.db" ".backup '$W/db.copy'"
 	openssl enc -aes-256-ctr -K "$(openssl rand -hex 32)" \
 		-iv "$(openssl rand -hex 16)" -in "$W/db.copy" -out "$W/db.enc"
 }
 
 restic_db() {
-	restic -q -r "$W/restic-db" backup "$DIR/big/backupfs.db" > /dev/null
+	restic -q -r "$W/restic-db" backup "$BIG/backupfs.db" > /dev/null
 }
 
 # 4 and 5: system backup of the 1,000,000-key appliance vs sqlite3
@@ -200,7 +200,7 @@ w7_restore() {
 	HWM7=0
 	for ((i = 0; i < HEAVY; i++)); do
 		dom=r$i-$RANDOM
-		"$BACKUPCTL" --state "$DIR/big" domain create "$dom" > /dev/null
+		"$BACKUPCTL" --state "$BIG" domain create "$dom" > /dev/null
 		# not measured: the key upload's scrypt (128 MiB) nor the
 		# archive's upload (workload 3)
 		cp "$W/big.backupkey" "$m/domains/$dom/backupkeys/upload/"
