@@ -17,6 +17,7 @@
 #include "fault.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -321,6 +322,17 @@ static int seal(struct bk_archive_writer *w, struct bk_err *err)
 	return 0;
 }
 
+#define WB_WINDOW ((off_t)8 << 20)
+
+void bk_archive_writeback(int fd, off_t off, size_t n)
+{
+	off_t end = off + (off_t)n;
+
+	if (n && end / WB_WINDOW != off / WB_WINDOW)
+		sync_file_range(fd, (end / WB_WINDOW - 1) * WB_WINDOW,
+				WB_WINDOW, SYNC_FILE_RANGE_WRITE);
+}
+
 /* Encrypts and writes the buffered chunk. */
 static int flush_chunk(struct bk_archive_writer *w, int last,
 		       struct bk_err *err)
@@ -336,6 +348,7 @@ static int flush_chunk(struct bk_archive_writer *w, int last,
 			"archive.write", err);
 	if (ret)
 		return ret;
+	bk_archive_writeback(w->fd, off, w->fill + ARC_TAG_LEN);
 	OPENSSL_cleanse(w->plain, w->fill);
 	w->index++;
 	w->fill = 0;

@@ -58,6 +58,12 @@ int bk_archive_writer_finish(struct bk_archive_writer *w,
 			     json_object *final_fields, off_t *total,
 			     struct bk_err *err);
 
+/* After [off, off + n) of an archive was written to fd: starts the
+ * writeback (sync_file_range, asynchronous) of each whole 8 MiB window it
+ * completes, so that the fsync before the archive counts finds little
+ * left to write.  Advisory: an error shows at that fsync. */
+void bk_archive_writeback(int fd, off_t off, size_t n);
+
 /* Plaintext bytes written so far. */
 uint64_t bk_archive_writer_payload(struct bk_archive_writer *w);
 

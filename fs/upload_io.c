@@ -2,6 +2,7 @@
  * utimens, truncate on staged files and receipts, reads and writes, and
  * the close that processes (flush, release as the fallback). */
 #include "upload_int.h"
+#include "core/archive.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -111,21 +112,6 @@ out:
 
 /* ---- data ---- */
 
-/* Writeback of an upload is started every WB_WINDOW bytes as it arrives
- * (sync_file_range, asynchronous), so the fsync at its close, before it
- * is accepted, finds little left to write.  Advisory: an error shows at
- * that fsync. */
-#define WB_WINDOW ((off_t)8 << 20)
-
-static void start_writeback(int fd, off_t off, ssize_t n)
-{
-	off_t end = off + n;
-
-	if (n > 0 && end / WB_WINDOW != off / WB_WINDOW)
-		sync_file_range(fd, (end / WB_WINDOW - 1) * WB_WINDOW,
-				WB_WINDOW, SYNC_FILE_RANGE_WRITE);
-}
-
 int bkfs_sfh_read(struct bkfs_sfh *h, char *buf, size_t size, off_t off)
 {
 	ssize_t n = pread(h->fd, buf, size, off);
@@ -154,8 +140,8 @@ int bkfs_sfh_write(struct bkfs_sfh *h, const char *buf, size_t size,
 	n = pwrite(h->fd, buf, size, off);
 	if (n < 0)
 		n = -errno;
-	else
-		start_writeback(h->fd, off, n);
+	else	/* the fsync before it is accepted then finds little */
+		bk_archive_writeback(h->fd, off, (size_t)n);
 	pthread_mutex_lock(&up_lock);
 	e->inflight--;
 	if (n > 0) {
