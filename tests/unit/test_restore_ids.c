@@ -37,17 +37,17 @@ static char *append(char *text, size_t *len, const char *line)
 }
 
 /* N resource lines in the writer's form, the i-th with id_of(i % dup)
- * (dup N: every id once), among lines that carry no id to collect: a
+ * (dup N: every id once; lines_text: n lines), among lines that carry no id to collect: a
  * head, a short line, a resource line with its members in another order,
  * one with an id in capitals, one with 31 digits. */
-static char *payload_text(int dup, size_t *len)
+static char *lines_text(int n, int dup, size_t *len)
 {
 	char *text = NULL, line[400], id[33];
 
 	*len = 0;
 	text = append(text, len, "{\"kind\":\"backupfs-snapshot\",\"format\":1,"
 		      "\"scope\":\"domain\",\"domain\":\"d\"}\n{}\n");
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < n; i++) {
 		id_of(i % dup, id);
 		snprintf(line, sizeof(line),
 			 "{\"t\":\"resource\",\"id\":\"%s\",\"domain\":\"d\","
@@ -68,6 +68,11 @@ static char *payload_text(int dup, size_t *len)
 		      "\"0123456789abcdef0123456789abcde\",\"x\":1}\n"
 		      "{\"t\":\"end\"}\n");
 	return text;
+}
+
+static char *payload_text(int dup, size_t *len)
+{
+	return lines_text(N, dup, len);
 }
 
 static struct bk_idset *fed(const char *text, size_t len, size_t piece,
@@ -120,7 +125,7 @@ static void test_resolve(struct bk_store *st)
 {
 	struct bk_err e = { 0 };
 	struct bk_idset *s;
-	char id[33], name[16];
+	char id[33], id_long[40] = "", name[16];
 	size_t len;
 	char *text;
 	int bad = 0;
@@ -131,6 +136,15 @@ static void test_resolve(struct bk_store *st)
 		snprintf(name, sizeof(name), "h%d", i);
 		add_user(st, id, name);
 	}
+	/* ids of other forms, among them in the index's order: never
+	 * collected, so never found (the scan skips them) */
+	add_user(st, "hand-x", "x1");
+	add_user(st, "0123456789ABCDEF0123456789ABCDEF", "x2");
+	add_user(st, "0000000000000000000000000000000z", "x3");
+	id_of(1, id);			/* an odd id and more: not that id */
+	strcat(id_long, id);
+	strcat(id_long, "00");
+	add_user(st, id_long, "x4");
 	text = payload_text(N, &len);
 	s = fed(text, len, 4093, 0);
 	id_of(0, id);
@@ -158,6 +172,23 @@ static void test_resolve(struct bk_store *st)
 	CHECK_EQ_INT(bk_idset_collected(s), N);
 	CHECK_EQ_INT(bk_idset_resolve(s, bk_store_db(st), &e), 0);
 	CHECK_EQ_INT(bk_idset_present(s), (N / 3 + 1) / 2);
+	bk_idset_free(s);
+	free(text);
+
+	/* A few ids against a larger table: asked one by one rather than
+	 * by a scan of the index (the answers the same). */
+	text = lines_text(10, 10, &len);
+	s = fed(text, len, 4093, 0);
+	CHECK_EQ_INT(bk_idset_collected(s), 10);
+	CHECK_EQ_INT(bk_idset_resolve(s, bk_store_db(st), &e), 0);
+	CHECK_EQ_INT(bk_idset_present(s), 5);
+	bad = 0;
+	for (int i = 0; i < 10; i++) {
+		id_of(i, id);
+		bad += bk_idset_find(s, id, 32) !=
+		       (i % 2 ? BK_IDSET_NOT_FOUND : BK_IDSET_PRESENT);
+	}
+	CHECK_EQ_INT(bad, 0);
 	bk_idset_free(s);
 	free(text);
 
