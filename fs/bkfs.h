@@ -38,6 +38,12 @@
 
 #include "core/engine.h"
 
+/* st_blksize of archives and staged uploads: cp and cat read and write
+ * that much at a time, one FUSE request each (libfuse's buffer is
+ * 1 MiB), rather than 128 KiB: an upload's FUSE part 0.9-2.9 s -> 0.6 s,
+ * a warm read of an archive about 20 % faster (docs/PERFORMANCE.md). */
+#define BKFS_IO_BLKSIZE (1 << 20)
+
 /* ---- the daemon's global state (one mount per process) ---- */
 struct bkfs {
 	struct bk_engine *engine;

@@ -70,6 +70,7 @@ int bkfs_stat(const struct bkfs_node *n, struct stat *st)
 		break;
 	case SZ_ARCHIVE:
 		len = n->backup.size > 0 ? (size_t)n->backup.size : 0;
+		st->st_blksize = BKFS_IO_BLKSIZE;
 		break;
 	case SZ_EXPORT:
 		ret = bk_key_export_size(bkfs.engine, bkfs_dom(n), n->id, &len,

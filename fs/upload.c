@@ -327,9 +327,7 @@ static void snap_stat(struct bkfs_staged *e, struct stat *st,
 	st->st_nlink = 1;
 	st->st_uid = e->uid;
 	st->st_gid = e->gid;
-	/* The size cp and most tools write with: 1 MiB, one FUSE request
-	 * each (libfuse's buffer), rather than eight of 128 KiB. */
-	st->st_blksize = 1 << 20;
+	st->st_blksize = BKFS_IO_BLKSIZE;
 	st->st_atim = e->atime;
 	st->st_mtim = e->mtime;
 	st->st_ctim = e->ctime;

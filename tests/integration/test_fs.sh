@@ -116,6 +116,7 @@ assert_fails_with ENOTSUP python3 -c "'import os,sys; os.setxattr(sys.argv[1], \
 # --- download, upload: cp, cat >, rsync, tar, rclone, rename ---
 cp "$M/system/backups/$id/$id.backup" "$BK_TMP/out/"
 ok_cmd "download equals the stored archive" cmp "$BK_TMP/out/$id.backup" "$(ls "$A"/state/archives/* | head -1)"
+assert_eq "$(stat -c %o "$M/system/backups/$id/$id.backup")" "1048576" "an archive asks for 1 MiB reads (cat reads that much at a time)"
 size=$(stat -c %s "$BK_TMP/out/$id.backup")
 cp "$BK_TMP/out/$id.backup" "$N/system/backups/upload/"
 ok_cmd "cp upload appears as a backup" test -f "$N/system/backups/$id/$id.backup"
