@@ -149,13 +149,23 @@ mkfifo "$BK_TMP/imp"
 exec 3<>"$BK_TMP/imp"
 "$BACKUPCTL" --state "$A" resource import "$BK_TMP/imp" >"$BK_TMP/imp.out" 2>&1 3>&- &
 ipid=$!
-for ((i = 0; i < 100; i++)); do
-	ls -l "/proc/$ipid/fd" 2>/dev/null | grep -q "$BK_TMP/imp" && break
+# It must hold its input before the rotation (up to 120 s: under
+# AddressSanitizer on a loaded machine its start has taken over 10 s,
+# and a rotation before it then left it waiting for a writer forever).
+opened=0
+for ((i = 0; i < 1200; i++)); do
+	if ls -l "/proc/$ipid/fd" 2>/dev/null | grep -q "$BK_TMP/imp"; then
+		opened=1
+		break
+	fi
+	kill -0 "$ipid" 2>/dev/null || break
 	sleep 0.1
 done
+assert_eq "$opened" 1 "the import holds its input before the rotation (after $((i / 10)).$((i % 10)) s)"
 assert_eq "$(run "$MA/hsm/rotate" '{}' "$MA")" Completed "rotate through the mount"
 printf '{"domain":"root","type":"keys","name":"stale-1"}\n' >&3
 exec 3>&-
+[ "$opened" = 1 ] || kill "$ipid" 2>/dev/null	# else it waits for a writer
 rc=0; wait "$ipid" || rc=$?
 assert_eq "$rc" 1 "an import opened before the rotation is refused"
 assert_contains "$(cat "$BK_TMP/imp.out")" "rotated meanwhile" "and says why"
