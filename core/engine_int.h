@@ -99,6 +99,15 @@ extern const struct bk_field bk_fields_restore[];
 /* bkeys.c: the clear key of (scope, id) into key[32]; -ENOENT if absent. */
 int bk_key_load(struct bk_engine *e, struct bk_store *s, const char *domain,
 		const char *id, uint8_t key[32], struct bk_err *err);
+/* restore.c: an uploaded archive's backup key (from its header) into
+ * key, and r unlocked with it: 1; 0 when it cannot be authenticated here
+ * (the key not on this appliance, or sealed by HSM keys not here: away,
+ * NULL or not, says which); a negative errno when the unlock fails (a
+ * wrong key, a tampered header). */
+struct bk_archive_reader;
+int bk_upload_unlock(struct bk_engine *e, const char *domain,
+		     struct bk_archive_reader *r, uint8_t key[32],
+		     struct bk_err *away, struct bk_err *err);
 /* Is the key present (1/0)? */
 int bk_key_present(struct bk_engine *e, const char *domain, const char *id);
 /* Creates a key with fresh material (init). */

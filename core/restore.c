@@ -376,6 +376,25 @@ out:
 	return equal;
 }
 
+int bk_upload_unlock(struct bk_engine *e, const char *domain,
+		     struct bk_archive_reader *r, uint8_t key[32],
+		     struct bk_err *away, struct bk_err *err)
+{
+	json_object *h = bk_archive_header(r);
+	const char *bkey = hstr(h, "backupKey");
+	int ret;
+
+	if (!bkey)
+		return 0;
+	pthread_mutex_lock(&e->db_lock);
+	ret = bk_key_load(e, e->store, domain, bkey, key, NULL);
+	pthread_mutex_unlock(&e->db_lock);
+	if (ret || bk_tie_check(e, h, away))
+		return 0;	/* HSM keys not here: checked at restore */
+	ret = bk_tie_unlock(e, r, key, err);
+	return ret ? ret : 1;
+}
+
 int bk_upload_archive(struct bk_engine *e, const char *domain,
 		      const char *path, int restore, uid_t uid,
 		      struct bk_upcheck *check, char **id_out,
@@ -435,20 +454,13 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 			      id);
 		goto out;
 	}
-	pthread_mutex_lock(&e->db_lock);
-	ret = bk_key_load(e, e->store, domain, bkey, key, NULL);
-	pthread_mutex_unlock(&e->db_lock);
-	have_key = ret == 0;
-	if (have_key && bk_tie_check(e, h, &away))
-		have_key = 0;	/* HSM keys not here: checked at restore */
-	if (have_key) {
-		ret = bk_tie_unlock(e, r, key, err);
-		if (!ret && !bk_upcheck_finish(check, (uint64_t)st.st_size))
-			ret = bk_archive_verify(r, NULL, NULL, err);
-		if (ret) {
-			ret = -EINVAL;
-			goto out;
-		}
+	ret = bk_upload_unlock(e, domain, r, key, &away, err);
+	have_key = ret > 0;
+	if (have_key && !bk_upcheck_finish(check, (uint64_t)st.st_size))
+		ret = bk_archive_verify(r, NULL, NULL, err);
+	if (ret < 0) {
+		ret = -EINVAL;
+		goto out;
 	}
 	header = strdup(json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN));
 	ret = bk_backup_insert(e, domain, id, "Uploading", created ? created : "",

@@ -23,7 +23,6 @@
 #include "snapshot_int.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -573,12 +572,8 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
 	pthread_cond_destroy(&p.done);
 	pthread_cond_destroy(&p.work);
 	pthread_mutex_destroy(&p.lock);
-	free(p.b);
-	/* glibc gives each thread an arena and keeps what was freed in it:
-	 * without this, every backup or restore would leave its workers'
-	 * memory resident, and the daemon's peak would grow with them. */
-	if (nthreads)
-		malloc_trim(0);
+	free(p.b);	/* the workers' arenas: trimmed as the operation ends
+			 * (bk_op_end) */
 out:
 	sqlite3_finalize(st);
 	if (sorted)

@@ -27,7 +27,6 @@
 
 #include "archive.h"
 #include "crypto.h"
-#include "hsm.h"
 
 struct bk_upcheck {
 	struct bk_engine *e;
@@ -66,26 +65,15 @@ static int wait_for(struct bk_upcheck *c, uint64_t need, uint64_t *avail)
 static struct bk_archive_reader *unlock(struct bk_upcheck *c)
 {
 	struct bk_archive_reader *r = NULL;
-	struct bk_engine *e = c->e;
 	uint8_t *key = bk_secure_alloc(32);
-	const char *bkey;
 	uint64_t avail = 0;
 	int ret = -EAGAIN;
 
 	/* The header, once all of it is there. */
 	while (key && ret == -EAGAIN && wait_for(c, avail + 1, &avail))
 		ret = bk_archive_open_partial(c->fd, avail, &r, NULL);
-	if (ret || !key)
-		goto fail;
-	bkey = json_object_get_string(json_object_object_get(
-		bk_archive_header(r), "backupKey"));
-	if (!bkey)
-		goto fail;
-	pthread_mutex_lock(&e->db_lock);
-	ret = bk_key_load(e, e->store, c->domain, bkey, key, NULL);
-	pthread_mutex_unlock(&e->db_lock);
-	if (ret || bk_tie_check(e, bk_archive_header(r), NULL) ||
-	    bk_tie_unlock(e, r, key, NULL))
+	if (ret || !key || bk_upload_unlock(c->e, c->domain, r, key, NULL,
+					    NULL) <= 0)
 		goto fail;
 	bk_secure_free(key, 32);
 	return r;
