@@ -10,8 +10,16 @@
 #define MECH_KWP ((CK_MECHANISM_TYPE)0x210B)	/* CKM_AES_KEY_WRAP_KWP */
 #define MECH_PAD ((CK_MECHANISM_TYPE)0x210A)	/* CKM_AES_KEY_WRAP_PAD */
 
+/* Every PKCS#11 call of the process, and the tokens' reference counts,
+ * under one lock.  Per-token locks are not enough: SoftHSM 2.6 crashes
+ * when two threads use it at once even on separate sessions or module
+ * handles (C_GetSlotList in one while another initialises or finalises;
+ * a session closed in one while another opens one on the same slot:
+ * softhsm/SoftHSMv2#688, #464).  Calls are few (a key wrapped or
+ * unwrapped per operation), so the lock costs nothing measurable. */
+extern pthread_mutex_t bk_p11_lock;
+
 struct bk_p11_token {
-	pthread_mutex_t lock;
 	int refs;
 	CK_FUNCTION_LIST *m;
 	CK_SLOT_ID slot;
@@ -30,7 +38,8 @@ int bk_p11_err(struct bk_p11_token *t, CK_RV rv, const char *what,
 /* Does rv mean the session or the key handle is gone (a new session
  * and a new look for the key may work)? */
 int bk_p11_session_lost(CK_RV rv);
-/* Opens a new session (closing the old one) and logs in.  Lock held. */
+/* Opens a new session (closing the old one) and logs in.  bk_p11_lock
+ * held. */
 int bk_p11_login(struct bk_p11_token *t, struct bk_err *err);
 /* Sets rot->obj and key_id: the key key_id, or the only one labelled as
  * the token's keys, or a new one (create 1: if none; 2: always).  Lock

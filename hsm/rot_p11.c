@@ -16,8 +16,8 @@
  * on the value (45 bytes come back as 48), so what is wrapped is the
  * secret's length (2 bytes, big-endian) followed by the secret.
  *
- * One session per token, shared by the keys opened on it and guarded by
- * a mutex.  A call that finds the session gone (token removed, session
+ * One session per token, shared by the keys opened on it; every PKCS#11
+ * call of the process is made under one mutex (bk_p11_lock, p11_int.h).  A call that finds the session gone (token removed, session
  * closed, logged out) opens a new one, logs in again, finds its key again
  * and retries once.
  */
@@ -36,6 +36,8 @@
 #include "../core/crypto.h"
 
 #define PIN_MAX 256
+
+pthread_mutex_t bk_p11_lock = PTHREAD_MUTEX_INITIALIZER;
 
 
 static const char *rv_str(CK_RV rv)
@@ -275,12 +277,11 @@ static void token_put(struct bk_p11_token *t)
 {
 	if (!t)
 		return;
-	pthread_mutex_lock(&t->lock);
+	pthread_mutex_lock(&bk_p11_lock);
 	if (--t->refs > 0) {
-		pthread_mutex_unlock(&t->lock);
+		pthread_mutex_unlock(&bk_p11_lock);
 		return;
 	}
-	pthread_mutex_unlock(&t->lock);
 	/* No C_Logout: the login state is the process's, shared with the
 	 * sessions other handles may still have on the token (closing the
 	 * last session logs out). */
@@ -290,10 +291,10 @@ static void token_put(struct bk_p11_token *t)
 		p11_kit_module_finalize(t->m);
 		p11_kit_module_release(t->m);
 	}
+	pthread_mutex_unlock(&bk_p11_lock);
 	if (t->pin)
 		bk_secure_free(t->pin, t->pinlen + 1);
 	free(t->uri);
-	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
@@ -484,7 +485,6 @@ int bk_rot_p11_open(const char *uri, const char *key_id, int create,
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	pthread_mutex_init(&t->lock, NULL);
 	t->refs = 1;
 	rot->p11 = 1;
 	rot->tok = t;
@@ -513,15 +513,18 @@ int bk_rot_p11_open(const char *uri, const char *key_id, int create,
 	a = p11_kit_uri_get_attribute(u, CKA_ID);
 	if (a && a->ulValueLen && a->ulValueLen <= 32)
 		hex(a->pValue, a->ulValueLen, idh, sizeof(idh));
-	if ((ret = read_pin(t, u, err)) || (ret = load_module(t, u, err)))
+	if ((ret = read_pin(t, u, err)))
 		goto out;
-	t->uri = uri_without_secrets(u);
-	pthread_mutex_lock(&t->lock);
-	ret = bk_p11_login(t, err);
+	pthread_mutex_lock(&bk_p11_lock);
+	ret = load_module(t, u, err);
+	if (!ret) {
+		t->uri = uri_without_secrets(u);
+		ret = bk_p11_login(t, err);
+	}
 	if (!ret)
 		ret = bk_p11_select_key(rot, key_id ? key_id :
 					idh[0] ? idh : NULL, create, err);
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&bk_p11_lock);
 	if (ret)
 		goto out;
 	*out = rot;
@@ -548,11 +551,11 @@ static int attach(struct bk_rot *rot, struct bk_rot *r, const char *key_id,
 
 	r->p11 = 1;
 	r->tok = rot->tok;
-	pthread_mutex_lock(&rot->tok->lock);
+	pthread_mutex_lock(&bk_p11_lock);
 	ret = bk_p11_select_key(r, key_id, create, err);
 	if (!ret)
 		rot->tok->refs++;
-	pthread_mutex_unlock(&rot->tok->lock);
+	pthread_mutex_unlock(&bk_p11_lock);
 	if (ret) {
 		r->p11 = 0;
 		bk_rot_free(r);
@@ -637,9 +640,9 @@ int bk_rot_p11_keys(struct bk_rot *rot,
 
 	if (!rot->p11)
 		return cb(arg, rot->key_id);
-	pthread_mutex_lock(&rot->tok->lock);
+	pthread_mutex_lock(&bk_p11_lock);
 	ret = find_keys(rot->tok, rot->label, NULL, 0, keys_cb, &k, err);
-	pthread_mutex_unlock(&rot->tok->lock);
+	pthread_mutex_unlock(&bk_p11_lock);
 	return ret;
 }
 

@@ -24,7 +24,7 @@ static void lost(struct bk_p11_token *t, CK_RV rv, int ret,
 }
 
 /* Runs op once, and once more after a new session if the first one found
- * the session gone.  Takes the lock. */
+ * the session gone.  Takes bk_p11_lock. */
 static int with_session(struct bk_rot *rot,
 			CK_RV (*op)(struct bk_rot *rot, CK_MECHANISM *m,
 				    void *arg),
@@ -36,7 +36,7 @@ static int with_session(struct bk_rot *rot,
 	CK_RV rv = CKR_OK;
 	int ret = 0;
 
-	pthread_mutex_lock(&t->lock);
+	pthread_mutex_lock(&bk_p11_lock);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (attempt) {
 			char id[65];
@@ -61,7 +61,7 @@ static int with_session(struct bk_rot *rot,
 	}
 	if (!ret && rv != CKR_OK)
 		ret = bk_p11_err(t, rv, what, err);
-	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&bk_p11_lock);
 	if (rvout)
 		*rvout = rv;
 	return ret;

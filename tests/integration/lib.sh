@@ -193,6 +193,29 @@ bk__watchdog() {
 		done
 }
 
+# bk_wait_for PID SECS: `wait PID`, bounded.  Returns PID's exit status;
+# if it still runs after SECS seconds, prints where it is stuck (every
+# thread's stack, when gdb is there), kills it and returns 124.
+bk_wait_for() {
+	local pid=$1 secs=$2 i
+	for ((i = 0; i < secs * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "bk_wait_for: process $pid still running after $secs s:" >&2
+		cat "/proc/$pid/stack" 2>/dev/null | sed 's/^/  | /' >&2
+		command -v gdb >/dev/null &&
+			timeout 60 gdb -q -batch -p "$pid" \
+				-ex 'thread apply all bt' 2>&1 |
+			sed 's/^/  | /' >&2
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		return 124
+	fi
+	wait "$pid"
+}
+
 bk__on_err() {
 	echo "aborted: line $1: $2" >&2
 }

@@ -147,14 +147,22 @@ assert_eq "$(jq -r .hsm.keyId "$MA/appliance.json")" "$K1" "the refusals changed
 # (its import waits for its input) stores nothing under the old key.
 mkfifo "$BK_TMP/imp"
 exec 3<>"$BK_TMP/imp"
-"$BACKUPCTL" --state "$A" resource import "$BK_TMP/imp" >"$BK_TMP/imp.out" 2>&1 3>&- &
+"$BACKUPCTL" --state "$A" resource import "$BK_TMP/imp" >"$BK_TMP/imp.log" 2>&1 3>&- &
 ipid=$!
 # It must hold its input before the rotation (up to 120 s: under
-# AddressSanitizer on a loaded machine its start has taken over 10 s,
-# and a rotation before it then left it waiting for a writer forever).
+# AddressSanitizer on a loaded machine its start has taken over 10 s).
+# Its fd on the FIFO exactly: a grep for the path also matched its log
+# (imp.out then), and the rotation could go first.
+holds() {
+	local fd
+	for fd in "/proc/$1/fd/"*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = "$2" ] && return 0
+	done
+	return 1
+}
 opened=0
 for ((i = 0; i < 1200; i++)); do
-	if ls -l "/proc/$ipid/fd" 2>/dev/null | grep -q "$BK_TMP/imp"; then
+	if holds "$ipid" "$BK_TMP/imp"; then
 		opened=1
 		break
 	fi
@@ -166,9 +174,9 @@ assert_eq "$(run "$MA/hsm/rotate" '{}' "$MA")" Completed "rotate through the mou
 printf '{"domain":"root","type":"keys","name":"stale-1"}\n' >&3
 exec 3>&-
 [ "$opened" = 1 ] || kill "$ipid" 2>/dev/null	# else it waits for a writer
-rc=0; wait "$ipid" || rc=$?
+rc=0; bk_wait_for "$ipid" 120 || rc=$?
 assert_eq "$rc" 1 "an import opened before the rotation is refused"
-assert_contains "$(cat "$BK_TMP/imp.out")" "rotated meanwhile" "and says why"
+assert_contains "$(cat "$BK_TMP/imp.log")" "rotated meanwhile" "and says why"
 assert_eq "$(sqlite3 "$A/backupfs.db" "SELECT count(*) FROM resources WHERE name = 'stale-1'")" 0 "nothing was stored"
 st=$(cat "$MA/status")
 K2=$(jq -r .keyId "$MA/hsm/status.json")

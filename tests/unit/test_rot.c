@@ -138,6 +138,60 @@ static void test_threads(struct bk_rot *rot)
 	}
 }
 
+/* Handles opened and closed (the module loaded, initialised, finalised)
+ * in four threads at once, by module path and through p11-kit's
+ * registry, with no other handle open: SoftHSM crashed when the calls
+ * met (two threads of the daemon checking one upload did this, under
+ * AddressSanitizer; not reproduced here, the test guards the lock). */
+struct open_arg {
+	char uri[600];
+	int ok;
+};
+
+static void *opener(void *arg)
+{
+	struct open_arg *o = arg;
+	struct bk_err e = { 0 };
+	struct bk_rot *r;
+
+	o->ok = 1;
+	for (int i = 0; i < 50 && o->ok; i++) {
+		r = NULL;
+		if (bk_rot_p11_open(o->uri, NULL, 0, &r, &e)) {
+			fprintf(stderr, "opener: %s\n", e.msg);
+			o->ok = 0;
+			break;
+		}
+		o->ok &= round_trip(r, 32);
+		bk_rot_free(r);
+	}
+	return NULL;
+}
+
+static void test_open_threads(void)
+{
+	static const char *const tok[4][3] = {
+		{ "unit", "dom", "module-path=" MODULE "&pin-source=%s/pin" },
+		{ "unit2", "ext", "module-path=" MODULE "&pin-source=%s/pin2" },
+		{ "unit", "dom", "module-name=softhsm2&pin-source=%s/pin" },
+		{ "unit2", "ext", "module-name=softhsm2&pin-source=%s/pin2" },
+	};
+	struct open_arg o[4];
+	pthread_t th[4];
+	char q[200];
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(q, sizeof(q), tok[i][2], dir);
+		snprintf(o[i].uri, sizeof(o[i].uri),
+			 "pkcs11:token=%s;object=%s?%s", tok[i][0], tok[i][1], q);
+		pthread_create(&th[i], NULL, opener, &o[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(o[i].ok);
+	}
+}
+
 static void test_software(void)
 {
 	struct bk_rot *a = NULL, *b = NULL;
@@ -291,6 +345,7 @@ static void test_pkcs11(void)
 	bk_rot_free(k1);
 	CHECK(round_trip(bk_rot_for(k2, "fin"), 32));
 	bk_rot_free(k2);
+	test_open_threads();
 }
 
 int main(void)
