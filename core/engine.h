@@ -180,14 +180,16 @@ int bk_restore_start(struct bk_engine *e, const char *domain, const char *id,
  * -ENOMEM); the writer reports that [0, avail) is final (advance) or that
  * bytes already reported changed (spoil); finish, when no more bytes will
  * come, waits for it and is 1 if it authenticated every chunk of the
- * file of that size; free stops and frees it.  Its own thread, its own
- * descriptor; the calls may come from any thread, one at a time. */
+ * file of that size; used says what the last finish said (0 if none);
+ * free stops and frees it.  Its own thread, its own descriptor; the calls
+ * may come from any thread, one at a time. */
 struct bk_upcheck;
 int bk_upcheck_start(struct bk_engine *e, const char *domain,
 		     const char *path, struct bk_upcheck **out);
 void bk_upcheck_advance(struct bk_upcheck *c, uint64_t avail);
 void bk_upcheck_spoil(struct bk_upcheck *c);
 int bk_upcheck_finish(struct bk_upcheck *c, uint64_t size);
+int bk_upcheck_used(struct bk_upcheck *c);
 void bk_upcheck_free(struct bk_upcheck *c);
 
 /* Processes a staged upload (path: a file under the staging dir, which

@@ -309,21 +309,6 @@ static int bucket(struct bk_idset *s)
 	return 0;
 }
 
-/* The rows of the resources table, about (its largest rowid). */
-static sqlite3_int64 table_rows(sqlite3 *db)
-{
-	sqlite3_stmt *q;
-	sqlite3_int64 n = 0;
-
-	if (sqlite3_prepare_v2(db, "SELECT max(rowid) FROM main.resources",
-			       -1, &q, NULL) != SQLITE_OK)
-		return 0;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return n;
-}
-
 /* The hashes of the sorted ids in use into s->hits (over the ids: hit k,
  * 8 bytes, lands below id k, 16), each id asked of the index in turn:
  * consecutive questions fall on the same pages.  *u: how many. */
@@ -407,7 +392,7 @@ int bk_idset_resolve(struct bk_idset *s, sqlite3 *db, struct bk_err *err)
 	 * (ask_each, merge_scan); what is left after them is room for
 	 * bucket(). */
 	s->hits = (uint64_t *)(void *)s->ids;
-	if (s->n && (sqlite3_int64)s->n * 4 >= table_rows(db))
+	if (s->n && (sqlite3_int64)s->n * 4 >= bk_store_resources_estimate(db))
 		rc = merge_scan(s, db, &u);
 	else
 		rc = ask_each(s, db, &u);

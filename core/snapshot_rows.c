@@ -85,22 +85,15 @@ int bk_snap_rows_scattered(struct bk_store *s, const char *domain,
 {
 	sqlite3 *db = bk_store_db(s);
 	sqlite3_stmt *st = NULL;
-	sqlite3_int64 prev = 0, id, max = 0;
+	sqlite3_int64 prev = 0, id;
 	int pairs = 0, far = 0, rc;
 
 	if (rows < 4 * SAMPLE)
 		return 0;
 	/* A domain that is a small part of the table: reading the whole
 	 * table would cost more than the random reads. */
-	if (domain) {
-		rc = sqlite3_prepare_v2(db, "SELECT max(rowid) FROM resources",
-					-1, &st, NULL);
-		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-			max = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		if (max > 2 * (sqlite3_int64)rows)
-			return 0;
-	}
+	if (domain && bk_store_resources_estimate(db) > 2 * (long long)rows)
+		return 0;
 	rc = sqlite3_prepare_v2(db, domain ?
 		"SELECT rowid FROM resources WHERE domain = ?1"
 		" ORDER BY domain, type, name, version LIMIT ?2 OFFSET ?3" :

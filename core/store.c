@@ -573,6 +573,20 @@ sqlite3 *bk_store_db(struct bk_store *s)
 	return s->db;
 }
 
+long long bk_store_resources_estimate(sqlite3 *db)
+{
+	sqlite3_stmt *q;
+	long long n = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT max(rowid) FROM main.resources",
+			       -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
 long long bk_now(char buf[32])
 {
 	time_t t = time(NULL);

@@ -82,6 +82,11 @@ int bk_store_schema_version(void);
 /* The raw connection (borrowed), for the engine's own tables. */
 sqlite3 *bk_store_db(struct bk_store *s);
 
+/* The rows of db's main.resources, about: its largest rowid (one step
+ * down the table's b-tree; 0 if empty or on error).  For choosing a
+ * plan, never for a count. */
+long long bk_store_resources_estimate(sqlite3 *db);
+
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
 int bk_store_begin(struct bk_store *s, struct bk_err *err);
 int bk_store_commit(struct bk_store *s, struct bk_err *err);

@@ -43,6 +43,7 @@ struct bk_upcheck {
 	int done;			/* the thread has finished */
 	int verified;			/* every chunk authenticated */
 	uint64_t size;			/* of the file they make up */
+	int used;			/* finish said 1 */
 };
 
 /* Waits until [0, need) is final (1, *avail how much is) or nothing
@@ -163,8 +164,21 @@ int bk_upcheck_finish(struct bk_upcheck *c, uint64_t size)
 		pthread_cond_wait(&c->cond, &c->lock);
 	ok = c->verified && !c->spoiled && c->size == size &&
 	     c->avail >= size;
+	c->used = ok;
 	pthread_mutex_unlock(&c->lock);
 	return ok;
+}
+
+int bk_upcheck_used(struct bk_upcheck *c)
+{
+	int used;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	used = c->used;
+	pthread_mutex_unlock(&c->lock);
+	return used;
 }
 
 void bk_upcheck_free(struct bk_upcheck *c)

@@ -193,10 +193,9 @@ int up_process(struct bkfs_staged *e, uid_t uid)
 {
 	struct bk_err err = { 0, "" };
 	char path[PATH_MAX], *id = NULL, *buf = NULL;
-	size_t len = 0;
-	int r;
-
 	struct bk_upcheck *check;
+	size_t len = 0;
+	int r, early;
 
 	e->state = ST_PROCESSING;
 	e->refs++;
@@ -225,6 +224,7 @@ int up_process(struct bkfs_staged *e, uid_t uid)
 				      e->box == K_RESTORE, uid, check, &id,
 				      &err);
 	}
+	early = bk_upcheck_used(check);
 	bk_upcheck_free(check);
 
 	if (!r) {
@@ -232,8 +232,9 @@ int up_process(struct bkfs_staged *e, uid_t uid)
 			bkfs_log(LOG_INFO, "uid %u: %s: imported as backup key "
 				 "%s", (unsigned)uid, path, id ? id : "?");
 		else
-			bkfs_log(LOG_INFO, "uid %u: %s: uploaded as backup %s%s",
+			bkfs_log(LOG_INFO, "uid %u: %s: uploaded as backup %s%s%s",
 				 (unsigned)uid, path, id ? id : "?",
+				 early ? " (authenticated as it arrived)" : "",
 				 e->box == K_RESTORE ?
 				 ", restore started" : "");
 	} else {

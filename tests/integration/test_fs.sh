@@ -175,7 +175,12 @@ assert_fails_with EINVAL python3 "'$BK_TMP/rewrite.py'" "'$BK_TMP/rw.backup'" "'
 assert_status 1 test -d "$M/system/backups/$id2"
 ok_cmd "a bad chunk mended before the close is taken" python3 "$BK_TMP/rewrite.py" "$BK_TMP/rw.backup" "$M/system/backups/upload/rw" mend
 ok_cmd "the mended upload is a backup" test -d "$M/system/backups/$id2"
+assert_eq "$(bk_log "$M" | grep -c "upload/rw: uploaded as backup $id2 (authenticated as it arrived)" || true)" 0 "the mended upload: checked again at its close"
 rm "$M/system/backups/upload/rw"
+rmdir "$M/system/backups/$id2"
+cp "$BK_TMP/rw.backup" "$M/system/backups/upload/inorder"
+assert_contains "$(bk_log "$M")" "upload/inorder: uploaded as backup $id2 (authenticated as it arrived)" "cp: the upload was authenticated as it arrived, not again at the close"
+rm "$M/system/backups/upload/inorder"
 rmdir "$M/system/backups/$id2"
 # the second half first, then the first: no check as it arrives, the
 # full pass at the close
@@ -190,6 +195,8 @@ os.close(fd)
 PY
 ok_cmd "an upload written out of order" python3 "$BK_TMP/ooo.py" "$BK_TMP/rw.backup" "$M/system/backups/upload/ooo"
 ok_cmd "is a backup" test -d "$M/system/backups/$id2"
+assert_contains "$(bk_log "$M")" "upload/ooo: uploaded as backup $id2" "the out-of-order upload is logged"
+assert_eq "$(bk_log "$M" | grep -c "upload/ooo: uploaded as backup $id2 (authenticated as it arrived)" || true)" 0 "and was authenticated at its close"
 rm "$M/system/backups/upload/ooo"
 rmdir "$M/system/backups/$id2"
 
