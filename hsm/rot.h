@@ -46,7 +46,8 @@ int bk_rot_p11_open(const char *uri, const char *key_id, int create,
 int bk_rot_p11_sibling(struct bk_rot *rot, const char *key_id,
 		       struct bk_rot **out, struct bk_err *err);
 
-/* Calls cb with the id of each key labelled as rot's on its token. */
+/* Calls cb with the id of each key labelled as rot's on its token.  cb
+ * runs under the process's PKCS#11 lock: it must not call into hsm/. */
 int bk_rot_p11_keys(struct bk_rot *rot,
 		    int (*cb)(void *arg, const char *key_id), void *arg,
 		    struct bk_err *err);

@@ -17,9 +17,10 @@
  * secret's length (2 bytes, big-endian) followed by the secret.
  *
  * One session per token, shared by the keys opened on it; every PKCS#11
- * call of the process is made under one mutex (bk_p11_lock, p11_int.h).  A call that finds the session gone (token removed, session
- * closed, logged out) opens a new one, logs in again, finds its key again
- * and retries once.
+ * call of the process is made under one mutex (bk_p11_lock, p11_int.h).
+ * A call that finds the session gone (token removed, session closed,
+ * logged out) opens a new one, logs in again, finds its key again and
+ * retries once.
  */
 #include "p11_int.h"
 
@@ -537,7 +538,7 @@ out:
 		rot->tok = NULL;
 		bk_rot_free(rot);
 	}
-	if (rot && t)
+	if (ret && t)
 		token_put(t);
 	return ret;
 }
@@ -663,8 +664,11 @@ const char *bk_rot_p11_label(const struct bk_rot *rot)
 
 const char *bk_rot_p11_mechanism(const struct bk_rot *rot)
 {
-	CK_MECHANISM_TYPE m = rot->tok->mech;
+	CK_MECHANISM_TYPE m;
 
+	pthread_mutex_lock(&bk_p11_lock);
+	m = rot->tok->mech;
+	pthread_mutex_unlock(&bk_p11_lock);
 	return m == MECH_KWP ? "CKM_AES_KEY_WRAP_KWP" :
 	       m == MECH_PAD ? "CKM_AES_KEY_WRAP_PAD" : "";
 }
