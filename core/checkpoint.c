@@ -25,9 +25,10 @@
 
 #include "fault.h"
 
-/* A checkpoint once the log holds this many pages: SQLite's own
- * default (SQLITE_DEFAULT_WAL_AUTOCHECKPOINT). */
-#define CKPT_PAGES 1000
+/* A checkpoint once the log holds this many bytes of pages: SQLite's own
+ * default (SQLITE_DEFAULT_WAL_AUTOCHECKPOINT, 1,000 pages) at its default
+ * page size, 4 KiB; databases made now have larger pages (store.c). */
+#define CKPT_BYTES (1000 * 4096)
 
 struct bk_ckpt {
 	pthread_mutex_t lock;
@@ -35,6 +36,7 @@ struct bk_ckpt {
 	pthread_cond_t idle;		/* a run ended */
 	pthread_t thread;
 	struct bk_store *store;		/* the thread's own connection */
+	int pages;			/* CKPT_BYTES in the database's pages */
 	int pending, stop;
 	unsigned long started, finished;	/* runs */
 };
@@ -81,6 +83,7 @@ int bk_ckpt_start(const char *db_path, struct bk_ckpt **out,
 		return ret;
 	}
 	sqlite3_wal_autocheckpoint(bk_store_db(c->store), 0);
+	c->pages = CKPT_BYTES / bk_store_page_size(c->store);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->idle, NULL);
@@ -135,7 +138,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
-	if (pages >= CKPT_PAGES) {
+	if (pages >= c->pages) {
 		pthread_mutex_lock(&c->lock);
 		c->pending = 1;
 		pthread_cond_signal(&c->cond);

@@ -12,6 +12,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* A new database's page size.  16 KiB rather than SQLite's 4: a
+ * million-key backup took 15-25 % less CPU and time, its restore 20-30 %
+ * (fewer pages to read, sort and write, and four times fewer system
+ * calls), the daemon's peak memory unchanged; 64 KiB pages took the
+ * backup's sorter past 64 MiB (docs/PERFORMANCE.md). */
+#ifndef BK_PAGE_SIZE
+#define BK_PAGE_SIZE 16384
+#endif
+#define BK_STR_(x) #x
+#define BK_STR(x) BK_STR_(x)
+
 /* ---- schema ---- */
 
 /* migrations[v - 1] takes the schema from version v - 1 to v.  Append,
@@ -513,6 +524,11 @@ int bk_store_open(const char *db_path, int oflags, struct bk_store **out,
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 10000);
+	/* A new database's page size (BK_PAGE_SIZE), before journal_mode,
+	 * whose switch to WAL writes the first page; an existing database
+	 * keeps its own (the pragma does nothing). */
+	sqlite3_exec(s->db, "PRAGMA page_size=" BK_STR(BK_PAGE_SIZE), NULL,
+		     NULL, NULL);
 	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", journal_cb, mode,
 			  NULL);
 	if (rc != SQLITE_OK) {
@@ -571,6 +587,20 @@ int bk_store_unique_on(struct bk_store *s, const char *column)
 sqlite3 *bk_store_db(struct bk_store *s)
 {
 	return s->db;
+}
+
+int bk_store_page_size(struct bk_store *s)
+{
+	sqlite3_stmt *q;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &q,
+			       NULL) != SQLITE_OK)
+		return 4096;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return n >= 512 ? n : 4096;
 }
 
 long long bk_store_resources_estimate(sqlite3 *db)

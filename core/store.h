@@ -82,6 +82,9 @@ int bk_store_schema_version(void);
 /* The raw connection (borrowed), for the engine's own tables. */
 sqlite3 *bk_store_db(struct bk_store *s);
 
+/* The database's page size in bytes (4096 if it cannot be read). */
+int bk_store_page_size(struct bk_store *s);
+
 /* The rows of db's main.resources, about: its largest rowid (one step
  * down the table's b-tree; 0 if empty or on error).  For choosing a
  * plan, never for a count. */

@@ -53,6 +53,8 @@ static void test_open(void)
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"), bk_store_schema_version());
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA foreign_keys"), 1);
 	CHECK_EQ_INT(tu_scalar(s, "PRAGMA synchronous"), 2);	/* FULL */
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA page_size"), 16384);
+	CHECK_EQ_INT(bk_store_page_size(s), 16384);
 	CHECK_EQ_INT(tu_scalar(s, "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
 		" ('settings','domains','resources','members','key_links',"
 		"'backup_keys','backups','operations','audit','access')"), 10);
@@ -102,6 +104,40 @@ static void test_open(void)
 		 bk_store_schema_version());
 	CHECK_EQ_INT(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(raw);
+}
+
+/* A database made with 4 KiB pages (every appliance before 16 KiB)
+ * keeps them, and works. */
+static void test_old_pages(void)
+{
+	struct bk_store *s = NULL;
+	struct bk_err e = { 0 };
+	char path[300];
+	sqlite3 *raw;
+
+	snprintf(path, sizeof(path), "%s/old.db", dir);
+	CHECK_EQ_INT(sqlite3_open(path, &raw), SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_exec(raw, "PRAGMA page_size=4096;"
+				  "PRAGMA journal_mode=WAL;"
+				  "CREATE TABLE t(x)", NULL, NULL, NULL),
+		     SQLITE_OK);
+	sqlite3_close(raw);
+	CHECK_EQ_INT(bk_store_open(path, 0, &s, &e), 0);
+	if (!s)
+		return;
+	CHECK_EQ_INT(bk_store_page_size(s), 4096);
+	CHECK_EQ_INT(tu_scalar(s, "PRAGMA user_version"),
+		     bk_store_schema_version());
+	CHECK_EQ_INT(bk_store_exec(s, "INSERT INTO settings(key, value)"
+				   " VALUES('k', 'v')", &e), 0);
+	bk_store_close(s);
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const sfx[] = { "", "-wal", "-shm" };
+		char f[320];
+
+		snprintf(f, sizeof(f), "%s%s", path, sfx[i]);
+		unlink(f);
+	}
 }
 
 static void test_settings(struct bk_store *s)
@@ -607,6 +643,7 @@ int main(void)
 	CHECK(strlen(now) == 20 && now[10] == 'T' && now[19] == 'Z');
 
 	test_open();
+	test_old_pages();
 	CHECK_EQ_INT(bk_rot_soft_create(rot_path, &e), 0);
 	CHECK_EQ_INT(bk_rot_soft_open(rot_path, &rot, &e), 0);
 	CHECK_EQ_INT(bk_store_open(db_path, 0, &s, &e), 0);
