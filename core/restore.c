@@ -454,13 +454,19 @@ int bk_upload_archive(struct bk_engine *e, const char *domain,
 			      id);
 		goto out;
 	}
-	ret = bk_upload_unlock(e, domain, r, key, &away, err);
-	have_key = ret > 0;
-	if (have_key && !bk_upcheck_finish(check, (uint64_t)st.st_size))
-		ret = bk_archive_verify(r, NULL, NULL, err);
-	if (ret < 0) {
-		ret = -EINVAL;
-		goto out;
+	/* Authenticated as it arrived (upcheck.c): the check found the key
+	 * and the tie and unlocked the header of exactly these bytes, so
+	 * neither is done again.  Otherwise the full pass. */
+	have_key = bk_upcheck_finish(check, (uint64_t)st.st_size);
+	if (!have_key) {
+		ret = bk_upload_unlock(e, domain, r, key, &away, err);
+		have_key = ret > 0;
+		if (have_key)
+			ret = bk_archive_verify(r, NULL, NULL, err);
+		if (ret < 0) {
+			ret = -EINVAL;
+			goto out;
+		}
 	}
 	header = strdup(json_object_to_json_string_ext(h, JSON_C_TO_STRING_PLAIN));
 	ret = bk_backup_insert(e, domain, id, "Uploading", created ? created : "",

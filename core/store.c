@@ -525,10 +525,11 @@ int bk_store_open(const char *db_path, int oflags, struct bk_store **out,
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 10000);
 	/* A new database's page size (BK_PAGE_SIZE), before journal_mode,
-	 * whose switch to WAL writes the first page; an existing database
-	 * keeps its own (the pragma does nothing). */
-	sqlite3_exec(s->db, "PRAGMA page_size=" BK_STR(BK_PAGE_SIZE), NULL,
-		     NULL, NULL);
+	 * whose switch to WAL writes the first page.  Only where one may be
+	 * made: an existing database keeps its own anyway. */
+	if (create)
+		sqlite3_exec(s->db, "PRAGMA page_size=" BK_STR(BK_PAGE_SIZE),
+			     NULL, NULL, NULL);
 	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", journal_cb, mode,
 			  NULL);
 	if (rc != SQLITE_OK) {
@@ -589,32 +590,30 @@ sqlite3 *bk_store_db(struct bk_store *s)
 	return s->db;
 }
 
-int bk_store_page_size(struct bk_store *s)
-{
-	sqlite3_stmt *q;
-	int n = 0;
-
-	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &q,
-			       NULL) != SQLITE_OK)
-		return 4096;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		n = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
-	return n >= 512 ? n : 4096;
-}
-
-long long bk_store_resources_estimate(sqlite3 *db)
+/* The one value sql gives, or 0 (no row, NULL, an error). */
+static long long scalar(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *q;
 	long long n = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT max(rowid) FROM main.resources",
-			       -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
 		return 0;
 	if (sqlite3_step(q) == SQLITE_ROW)
 		n = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 	return n;
+}
+
+int bk_store_page_size(struct bk_store *s)
+{
+	long long n = scalar(s->db, "PRAGMA page_size");
+
+	return n >= 512 && n <= 65536 ? (int)n : 4096;
+}
+
+long long bk_store_resources_estimate(sqlite3 *db)
+{
+	return scalar(db, "SELECT max(rowid) FROM main.resources");
 }
 
 long long bk_now(char buf[32])
