@@ -19,6 +19,7 @@
  *   sched.c    schedules/ and audit (issue 5), the schedule runner
  *   hsm.c      hsm/: the root of trust's status, rotation, activation
  *   ops.c      the FUSE operations
+ *   passthrough.c  archive reads served by the kernel (FUSE passthrough)
  */
 #ifndef BKFS_H
 #define BKFS_H
@@ -343,6 +344,22 @@ int bkfs_act_hsm_activate(const struct bkfs_node *n, uid_t uid,
 
 /* ---- ops.c ---- */
 extern const struct fuse_operations bkfs_ops;
+
+/* ---- passthrough.c ---- */
+struct fuse_session;
+struct bkfs_pt;
+/* After the mount: installs the I/O hooks that negotiate passthrough at
+ * INIT (nothing when !wanted).  0, or -1 if libfuse refused. */
+int bkfs_pt_setup(struct fuse_session *se, int wanted);
+/* Whether the kernel took passthrough (known once INIT is answered). */
+int bkfs_pt_active(void);
+/* The archive at path, open as fd, is being opened: its share of the
+ * archive's backing id (NULL when passthrough is off or memory is out).
+ * bkfs_pt_arm(p, fh) right before the open is answered makes the reply
+ * hand the reads to the kernel; bkfs_pt_close at release. */
+struct bkfs_pt *bkfs_pt_open(const char *path, int fd);
+void bkfs_pt_arm(struct bkfs_pt *p, uint64_t fh);
+void bkfs_pt_close(struct bkfs_pt *p);
 
 /* ---- loop.c (libfuse 3.12 API: loop config with max_threads) ---- */
 struct bkfs_cmdline {

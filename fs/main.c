@@ -39,6 +39,7 @@ struct opts {
 	int have_mountpoint;
 	int have_fsname;
 	int have_subtype;
+	int no_passthrough;
 	int help;
 	int version;
 };
@@ -51,6 +52,7 @@ enum {
 static const struct fuse_opt opt_spec[] = {
 	{ "passphrase_file=%s", offsetof(struct opts, passphrase_file), 0 },
 	{ "hsm=%s", offsetof(struct opts, hsm), 0 },
+	{ "no_passthrough", offsetof(struct opts, no_passthrough), 1 },
 	FUSE_OPT_KEY("entry_timeout=", KEY_ENTRY_TIMEOUT),
 	FUSE_OPT_KEY("attr_timeout=", KEY_ATTR_TIMEOUT),
 	FUSE_OPT_KEY("negative_timeout=", KEY_NEGATIVE_TIMEOUT),
@@ -124,6 +126,8 @@ static void usage(FILE *f)
 "                             was written to MOUNT/passphrase\n"
 "    -o hsm=URI               the PKCS#11 URI of the state directory's HSM\n"
 "                             for this mount (e.g. with pin-source=FILE)\n"
+"    -o no_passthrough        archives are read through the daemon, not\n"
+"                             handed to the kernel (FUSE passthrough)\n"
 "    -h, --help               this help\n"
 "    -V, --version            versions\n"
 "\n"
@@ -291,6 +295,8 @@ int main(int argc, char **argv)
 	if (fuse_mount(f, cl.mountpoint))
 		goto out;
 	mounted = 1;
+	if (bkfs_pt_setup(fuse_get_session(f), !o.no_passthrough))
+		goto out;	/* libfuse said why */
 	if (fuse_set_signal_handlers(fuse_get_session(f)))
 		goto out;
 	if (!cl.foreground)

@@ -27,6 +27,7 @@ struct fh {
 	char *buf;			/* generated content, usage text */
 	size_t len;
 	int fd;				/* IO_ARCHIVE */
+	struct bkfs_pt *pt;		/* IO_ARCHIVE: its passthrough */
 	struct bkfs_ctl *ctl;		/* IO_CTL_*, IO_PASS */
 	struct bkfs_sfh *sfh;		/* IO_STAGED */
 	const struct bkfs_row *row;	/* IO_STREAM */
@@ -48,6 +49,7 @@ static void fh_free(struct fh *h)
 {
 	if (!h)
 		return;
+	bkfs_pt_close(h->pt);
 	if (h->fd >= 0)
 		close(h->fd);
 	if (h->buf) {
@@ -433,6 +435,8 @@ static int open_node(const struct bkfs_node *n, struct fuse_file_info *fi,
 		h->fd = open(n->backup.archive_path, O_RDONLY | O_CLOEXEC);
 		if (h->fd < 0)
 			r = -errno;
+		else
+			h->pt = bkfs_pt_open(n->backup.archive_path, h->fd);
 		fi->keep_cache = 1;	/* archives never change */
 		break;
 	case IO_EXPORT:
@@ -481,6 +485,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	if (r)
 		return r;
 	fi->fh = (uint64_t)(uintptr_t)h;
+	bkfs_pt_arm(h->pt, fi->fh);	/* libfuse answers next */
 	return 0;
 }
 
