@@ -353,11 +353,14 @@ struct bkfs_pt;
 int bkfs_pt_setup(struct fuse_session *se, int wanted);
 /* Whether the kernel took passthrough (known once INIT is answered). */
 int bkfs_pt_active(void);
-/* The archive at path, open as fd, is being opened: its share of the
- * archive's backing id (NULL when passthrough is off or memory is out).
- * bkfs_pt_arm(p, fh) right before the open is answered makes the reply
- * hand the reads to the kernel; bkfs_pt_close at release. */
-struct bkfs_pt *bkfs_pt_open(const char *path, int fd);
+/* The archive at path (for the log), open as fd, is being opened by an
+ * OPEN request: its share of the backing id of the request's inode in
+ * *out (NULL when passthrough is off).  0, or -EBUSY (the inode is
+ * passed through to another file: the archive was replaced under its
+ * name while an open of the old one lasts), -ENOMEM.  bkfs_pt_arm(*out,
+ * fh) right before the open is answered makes the reply hand the reads
+ * to the kernel; bkfs_pt_close(*out) at release. */
+int bkfs_pt_open(const char *path, int fd, struct bkfs_pt **out);
 void bkfs_pt_arm(struct bkfs_pt *p, uint64_t fh);
 void bkfs_pt_close(struct bkfs_pt *p);
 

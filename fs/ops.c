@@ -436,7 +436,10 @@ static int open_node(const struct bkfs_node *n, struct fuse_file_info *fi,
 		if (h->fd < 0)
 			r = -errno;
 		else
-			h->pt = bkfs_pt_open(n->backup.archive_path, h->fd);
+			r = bkfs_pt_open(n->path, h->fd, &h->pt);
+		if (r == -EBUSY)
+			bkfs_refuse(h->uid, n->path, EBUSY,
+				    "the archive was replaced while an open of the one it replaced lasts (the kernel reads both under one name): close that one first");
 		fi->keep_cache = 1;	/* archives never change */
 		break;
 	case IO_EXPORT:

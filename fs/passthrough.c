@@ -17,14 +17,22 @@
  *         FUSE_DEV_IOC_BACKING_OPEN, which gives an id; the reply to the
  *         open carries FOPEN_PASSTHROUGH and that id.
  *
- * The kernel wants one backing id for all the opens of a file at once, so
- * ids are counted per archive path and closed when its last open is
- * released.  An archive whose registration failed (not root, a stacked
- * file system: EPERM, ELOOP) is read through the daemon, and so are its
- * later opens while one is open: the kernel refuses to mix the two modes
- * on one file.  The reply to an open is written by the thread that ran
- * op_open, right after it (libfuse's fuse_lib_open), so the open to patch
- * is armed in a thread-local and matched by its file handle.
+ * The kernel wants one backing file for all the opens of one of its
+ * inodes at once (else the open fails with EIO), so backing ids are kept
+ * per kernel inode - the OPEN request's node id, seen as it is read - and
+ * closed when its last open is released.  Not per archive path: an
+ * archive's file name (its seq) can be used again by a later backup
+ * while the removed one is still open, and that open's id would hand the
+ * new name the old bytes.  An inode whose registration failed (not root,
+ * a stacked file system: EPERM, ELOOP) is read through the daemon, and so
+ * are its later opens while one lasts: the kernel does not mix the two on
+ * one inode.  For the same reason an archive replaced under the same name
+ * while an open of the old one lasts (a backup removed by its schedule's
+ * retention, then uploaded again) cannot be opened until that open is
+ * closed: EBUSY, said in the log.  The reply to an open is written by the
+ * thread that ran op_open, right after it (libfuse's fuse_lib_open), so
+ * the open to patch is armed in a thread-local and matched by its file
+ * handle.
  *
  * `-o no_passthrough` turns it off (tests read both ways).
  */
@@ -36,16 +44,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
+#include <linux/capability.h>
 
 #include "core/fault.h"
 
 /* The protocol, as far as used here (include/uapi/linux/fuse.h, 7.40):
  * libfuse 3.14's fuse_kernel.h and Debian 12's linux/fuse.h predate it. */
+#define PT_OP_OPEN 14
 #define PT_OP_INIT 26
 #define PT_INIT_EXT (1u << 30)
 #define PT_FLAGS2_PASSTHROUGH (1u << (37 - 32))	/* FUSE_PASSTHROUGH */
@@ -100,10 +112,12 @@ _Static_assert(sizeof(struct pt_init_out) == 40, "fuse_init_out head");
 _Static_assert(sizeof(struct pt_open_out) == 16, "fuse_open_out");
 _Static_assert(sizeof(struct pt_backing_map) == 16, "fuse_backing_map");
 
-/* An archive open now, through a backing id or not. */
+/* A kernel inode of an archive open now, through a backing id or not. */
 struct bkfs_pt {
 	struct bkfs_pt *next;
-	char *path;
+	uint64_t nodeid;		/* the kernel's inode */
+	dev_t dev;			/* the backing file */
+	ino_t ino;
 	int id;				/* 0: read through the daemon */
 	unsigned refs;
 };
@@ -125,6 +139,9 @@ static __thread struct {
 	int id;
 } armed;
 
+/* The node of the OPEN request this thread read last (0: another). */
+static __thread uint64_t opening;
+
 static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 {
 	const struct pt_in_header *in = buf;
@@ -134,6 +151,8 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 	(void)userdata;
 	n = read(fd, buf, len);
 	armed.id = 0;
+	opening = n >= (ssize_t)sizeof(*in) && in->opcode == PT_OP_OPEN ?
+		  in->nodeid : 0;
 	if (n >= (ssize_t)(sizeof(*in) + sizeof(*init)) &&
 	    in->opcode == PT_OP_INIT) {
 		init = (const void *)(in + 1);
@@ -147,14 +166,31 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-/* Requests read by splice (large writes: uploads) are never INIT. */
+/* Requests read by splice are never INIT; an OPEN read so is not passed
+ * through (its node is not seen).  libfuse 3.14's high-level API does not
+ * splice for this file system (it has no write_buf), but would with it. */
 static ssize_t pt_splice_receive(int fdin, off_t *offin, int fdout,
 				 off_t *offout, size_t len, unsigned int flags,
 				 void *userdata)
 {
 	(void)userdata;
 	armed.id = 0;
+	opening = 0;
 	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+/* Whether the ioctl that registers backing files is ours to use. */
+static int sys_admin(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		return 0;
+	return (d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
+		CAP_TO_MASK(CAP_SYS_ADMIN)) != 0;
 }
 
 static void patch_init(struct iovec *iov, int count)
@@ -164,8 +200,18 @@ static void patch_init(struct iovec *iov, int count)
 	if (count != 2 || iov[1].iov_len < sizeof(*out))
 		return;
 	out = iov[1].iov_base;
-	if (!pt.offered || (out->flags & PT_FLAGS_WRITEBACK_CACHE)) {
+	if (!pt.offered) {
 		bkfs_log(LOG_INFO, "archives are read through the daemon: the kernel offers no FUSE passthrough (Linux 6.9 and CONFIG_FUSE_PASSTHROUGH have it)");
+		return;
+	}
+	if (out->flags & PT_FLAGS_WRITEBACK_CACHE) {
+		bkfs_log(LOG_INFO, "archives are read through the daemon: FUSE passthrough excludes the writeback cache");
+		return;
+	}
+	/* Accepting it would cost the mount a level of stacking for
+	 * nothing: each registration would fail with EPERM. */
+	if (!sys_admin()) {
+		bkfs_log(LOG_INFO, "archives are read through the daemon: FUSE passthrough needs CAP_SYS_ADMIN (the daemon runs as root)");
 		return;
 	}
 	out->flags |= PT_INIT_EXT;
@@ -179,6 +225,7 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	const struct pt_out_header *h = iov[0].iov_base;
 	struct pt_open_out *open;
+	uint64_t init;
 
 	(void)userdata;
 	/* OPEN's reply is a fuse_open_out, CREATE's ends with one */
@@ -194,8 +241,8 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 		}
 	}
 	armed.id = 0;
-	if (__atomic_load_n(&pt.init_unique, __ATOMIC_RELAXED) &&
-	    h->unique == pt.init_unique) {
+	init = __atomic_load_n(&pt.init_unique, __ATOMIC_RELAXED);
+	if (init && h->unique == init) {
 		pthread_mutex_lock(&pt.lock);
 		if (h->unique == pt.init_unique && h->error == 0)
 			patch_init(iov, count);
@@ -254,34 +301,45 @@ static int backing_open(int fd, const char *path)
 	return 0;
 }
 
-struct bkfs_pt *bkfs_pt_open(const char *path, int fd)
+int bkfs_pt_open(const char *path, int fd, struct bkfs_pt **out)
 {
+	uint64_t nodeid = opening;
 	struct bkfs_pt *p;
+	struct stat st;
+	int ret = 0;
 
+	*out = NULL;
+	opening = 0;
+	if (!nodeid || fstat(fd, &st) < 0)
+		return 0;	/* not an OPEN seen: through the daemon */
 	pthread_mutex_lock(&pt.lock);
-	if (!pt.on) {
-		pthread_mutex_unlock(&pt.lock);
-		return NULL;
-	}
+	if (!pt.on)
+		goto out;
 	for (p = pt.open; p; p = p->next)
-		if (!strcmp(p->path, path))
+		if (p->nodeid == nodeid)
 			break;
+	if (p && p->id && (p->dev != st.st_dev || p->ino != st.st_ino)) {
+		ret = -EBUSY;
+		goto out;
+	}
 	if (!p) {
 		p = calloc(1, sizeof(*p));
-		if (p)
-			p->path = strdup(path);
-		if (!p || !p->path) {
-			free(p);
-			pthread_mutex_unlock(&pt.lock);
-			return NULL;
+		if (!p) {
+			ret = -ENOMEM;
+			goto out;
 		}
+		p->nodeid = nodeid;
+		p->dev = st.st_dev;
+		p->ino = st.st_ino;
 		p->id = backing_open(fd, path);
 		p->next = pt.open;
 		pt.open = p;
 	}
 	p->refs++;
+	*out = p;
+out:
 	pthread_mutex_unlock(&pt.lock);
-	return p;
+	return ret;
 }
 
 void bkfs_pt_arm(struct bkfs_pt *p, uint64_t fh)
@@ -307,9 +365,8 @@ void bkfs_pt_close(struct bkfs_pt *p)
 	*pp = p->next;
 	id = (uint32_t)p->id;
 	if (id && ioctl(pt.fd, PT_IOC_BACKING_CLOSE, &id) < 0)
-		bkfs_log(LOG_WARNING, "closing the passthrough of %s: %s",
-			 p->path, strerror(errno));
+		bkfs_log(LOG_WARNING, "closing a passthrough (id %u): %s", id,
+			 strerror(errno));
 	pthread_mutex_unlock(&pt.lock);
-	free(p->path);
 	free(p);
 }

@@ -100,12 +100,57 @@ assert_eq "$(sha256sum < "$OUT/p1")$(sha256sum < "$OUT/p2")" "$sum$sum" "two rea
 exec 3<&-
 read_check "$M" kernel "an open after all were closed"
 
-# the archive removed while open: the open one still reads
+# the archive removed while open: the open one still reads, and the next
+# backup, whose file takes the removed one's name (its seq), reads as
+# itself (not through the old open's backing file)
 exec 3< "$ARC"
 rmdir "$M/system/backups/$id"
-assert_eq "$(sha256sum <&3)" "$sum" "an open archive reads after its backup was removed"
-exec 3<&-
 [ ! -e "$ARC" ] && pass "the removed archive is gone" || fail "the removed archive is still listed"
+echo '{"description": "next"}' > "$M/system/backups/create"
+assert_contains "$(cat "$M/wait")" '"Completed"' "the next backup completes"
+id2=$(readlink "$M/system/backups/latest")
+[ "$(ls "$S"/archives/*.backup)" = "$FILE" ] &&
+	pass "the next backup's file has the removed one's name" ||
+	fail "the next backup's file is not $FILE: $(ls "$S"/archives)"
+assert_eq "$(sha256sum < "$M/system/backups/$id2/$id2.backup")" \
+	"$(sha256sum < "$FILE")" "the next backup reads as itself while the removed one is open"
+assert_eq "$(sha256sum <&3)" "$sum" "the open removed archive still reads as itself"
+exec 3<&-
+rmdir "$M/system/backups/$id2"
+
+# an archive replaced under its own name (removed by a schedule's
+# retention, not through the mount, then uploaded again) while an open of
+# the old one lasts: the kernel keeps one backing file per name, so the
+# new one cannot be opened until the old open is closed
+bk_put "$M/schedules/create" '{"name": "keep1", "run_at": "0 0 1 1 *",
+	"database_backup_params": {"retentionCount": 1}}'
+run_keep1() {	# N: run-now, until keep1 has N Completed runs
+	local i
+	echo 1 > "$M/schedules/keep1/run-now"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c '"Completed"' "$M/schedules/keep1/runs" || true)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "keep1's run $1 did not complete: $(cat "$M/schedules/keep1/runs")"
+}
+run_keep1 1
+k1=$(tail -n 1 "$M/schedules/keep1/runs" | jq -r .backupId)
+K1=$M/system/backups/$k1/$k1.backup
+cp "$K1" "$OUT/k1.backup"
+exec 3< "$K1"
+run_keep1 2
+[ ! -e "$M/system/backups/$k1" ] && pass "retention removed the first run's backup" ||
+	fail "retention kept $k1"
+cp "$OUT/k1.backup" "$M/system/backups/upload/"
+assert_eq "$(cat "$M/system/backups/$k1/status")" "Completed" "the removed backup uploads again"
+assert_fails_with EBUSY cat "$K1"
+assert_contains "$(bk_log "$M")" "the archive was replaced while an open of the one it replaced lasts" \
+	"the refusal says why"
+assert_eq "$(sha256sum <&3)" "$(sha256sum < "$OUT/k1.backup")" "the old open still reads"
+exec 3<&-
+assert_eq "$(sha256sum < "$K1")" "$(sha256sum < "$OUT/k1.backup")" \
+	"once the old open is closed, the new one opens"
+rmdir "$M/schedules/keep1"
 
 # an upload through the same mount: its writes still reach the daemon
 cp "$OUT/copy" "$M/system/backups/upload/"
