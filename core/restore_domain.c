@@ -123,6 +123,7 @@ struct rd {
 	int target_had_rows;
 	struct bk_id_pool ids;		/* fresh ids */
 	const struct bk_idset *known;	/* ids in use at the start, or NULL */
+	int row_known;			/* the reader's word on this row's */
 	char source[72];		/* the payload's domain */
 	int failed;			/* a key conflict was seen */
 	/* the first conflict, for the message */
@@ -390,7 +391,9 @@ static int id_where(struct rd *r, const char *id, struct bk_err *err)
 static int id_known(struct rd *r, const char *id, size_t len,
 		    struct bk_err *err)
 {
-	int found = bk_idset_find(r->known, id, len);
+	/* asked already by the reading thread, as a rule */
+	int found = r->row_known != BK_IDSET_UNKNOWN ? r->row_known :
+		    bk_idset_find(r->known, id, len);
 
 	if (found == BK_IDSET_NOT_FOUND)
 		return ID_NOT_AT_START;
@@ -582,9 +585,11 @@ static int on_row(void *arg, const struct bk_snap_row *line,
 	json_object *row = line->o;
 	const char *t = line->t;
 
-	if (line->res)
+	if (line->res) {
+		r->row_known = line->id_known;
 		return on_resource(r, line->res, line->material,
 				   line->material_len, err);
+	}
 	if (!strcmp(t, "member"))
 		return on_pair(r, P_MEMBER, row, "group", "user", err);
 	if (!strcmp(t, "link"))
@@ -715,7 +720,8 @@ int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 	    (ret = start_state(r, err)) ||
 	    (ret = resolve_ids(r, ids, err)))
 		goto out;
-	ret = bk_snapshot_read_wrapped(source, arg, rot, target, on_row, r,
+	ret = bk_snapshot_read_wrapped(source, arg, rot, target, r->known,
+				       on_row, r,
 				       NULL, progress, progress_arg, err);
 	if (!ret && r->failed)
 		ret = conflict_error(r, err);

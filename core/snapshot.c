@@ -657,7 +657,7 @@ int bk_snapshot_restore_system(struct bk_store *s, struct bk_rot *rot,
 			    "DELETE FROM domains;"
 			    BK_RES_ID_INDEX_DROP, err);
 	if (!ret)
-		ret = bk_snapshot_read_wrapped(source, arg, rot, NULL,
+		ret = bk_snapshot_read_wrapped(source, arg, rot, NULL, NULL,
 					       restore_row, &r, counts,
 					       progress, progress_arg, err);
 	if (!ret)

@@ -59,12 +59,17 @@ int bk_snapshot_restore_system(struct bk_store *s, struct bk_rot *rot,
  * NULL/0.  All of it is borrowed, valid during the call, and the material
  * is wiped after it. */
 struct bk_snap_res;
+struct bk_idset;
 struct bk_snap_row {
 	const char *t;
 	json_object *o;
 	const struct bk_snap_res *res;
 	const uint8_t *material;
 	size_t material_len;
+	/* A resource read with an id set (bk_snapshot_read_wrapped): what
+	 * bk_idset_find says of its id, asked by the reading thread; else
+	 * 0, BK_IDSET_UNKNOWN (core/restore_ids.h). */
+	int id_known;
 };
 
 /* A non-zero return stops the read and is returned. */
@@ -84,9 +89,13 @@ int bk_snapshot_read(bk_source_fn source, void *arg, bk_row_fn cb,
 
 /* As bk_snapshot_read, but the material reaches cb wrapped (bk_rot_wrap,
  * in the reading thread: restores use it) by the key of domain, or when
- * domain is NULL by the key of each row's own "domain" (bk_rot_for). */
+ * domain is NULL by the key of each row's own "domain" (bk_rot_for).
+ * With ids (resolved, may be NULL), the reading thread also looks up
+ * each resource's id in it (the row's id_known): a domain restore's
+ * inserting thread is the busy one. */
 int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 			     struct bk_rot *rot, const char *domain,
+			     const struct bk_idset *ids,
 			     bk_row_fn cb, void *cb_arg,
 			     json_object *counts, bk_progress_fn progress,
 			     void *progress_arg, struct bk_err *err);

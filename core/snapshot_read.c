@@ -31,6 +31,7 @@
 #include <openssl/crypto.h>
 
 #include "crypto.h"
+#include "restore_ids.h"
 #include "snapshot_parse.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -151,6 +152,7 @@ struct item {
 	struct bk_snap_res res;		/* a resource: in o or in the arena */
 	uint8_t *mat;
 	size_t mlen;
+	int id_known;			/* BK_IDSET_*: p->ids's word */
 	long lineno;
 };
 
@@ -171,6 +173,7 @@ struct pipe {
 	struct bk_snap_state st;
 	struct bk_rot *rot;		/* wrap material with it; NULL: no */
 	const char *domain;		/* for this domain; NULL: the row's */
+	const struct bk_idset *ids;	/* ask it of each resource's id */
 	int end_consumed;		/* the end line went through consume */
 	struct batch b[PIPE_BATCHES];
 	pthread_mutex_t lock;
@@ -273,6 +276,9 @@ static void produce(struct pipe *p, struct batch *b)
 		}
 		if (!ret && it->mat && p->rot)
 			ret = wrap_item(p, it, &b->e);
+		if (!ret && it->is_res && p->ids)
+			it->id_known = bk_idset_find(p->ids, it->res.id,
+						     it->res.id_len);
 		if (ret) {
 			item_free(it);
 			b->last = 1;
@@ -332,6 +338,7 @@ static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
 				.res = it->is_res ? &it->res : NULL,
 				.material = it->mat,
 				.material_len = it->mat ? it->mlen : 0,
+				.id_known = it->id_known,
 			};
 
 			ret = cb(cb_arg, &row, &e);
@@ -363,12 +370,14 @@ int bk_snapshot_read(bk_source_fn source, void *arg, bk_row_fn cb,
 		     bk_progress_fn progress, void *progress_arg,
 		     struct bk_err *err)
 {
-	return bk_snapshot_read_wrapped(source, arg, NULL, NULL, cb, cb_arg,
-					counts, progress, progress_arg, err);
+	return bk_snapshot_read_wrapped(source, arg, NULL, NULL, NULL, cb,
+					cb_arg, counts, progress, progress_arg,
+					err);
 }
 
 int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 			     struct bk_rot *rot, const char *domain,
+			     const struct bk_idset *ids,
 			     bk_row_fn cb, void *cb_arg,
 			     json_object *counts, bk_progress_fn progress,
 			     void *progress_arg, struct bk_err *err)
@@ -385,6 +394,7 @@ int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 	p->r.arg = arg;
 	p->rot = rot;
 	p->domain = domain;
+	p->ids = ids;
 	p->r.cap = READ_CHUNK;
 	p->r.buf = malloc(p->r.cap);
 	if (!p->r.buf || bk_snap_state_init(&p->st)) {

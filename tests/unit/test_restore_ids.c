@@ -1,6 +1,7 @@
 /* test_restore_ids.c - core/restore_ids.c: which lines' ids are collected,
  * in whatever pieces the payload comes; what the set says of each id once
- * looked up in a real store; duplicates; the limit. */
+ * looked up in a real store; duplicates; the limit; the answers the
+ * payload reader's thread gives with each row (bk_snapshot_read_wrapped). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,8 @@
 #include "check.h"
 #include "core/crypto.h"
 #include "core/restore_ids.h"
+#include "core/snapshot.h"
+#include "core/snapshot_parse.h"
 #include "core/store_int.h"
 #include "testutil.h"
 
@@ -224,6 +227,63 @@ static void test_limit(struct bk_store *st)
 	CHECK_EQ_INT(bk_idset_find(NULL, id, 32), BK_IDSET_UNKNOWN);
 }
 
+struct asked {
+	const struct bk_idset *s;
+	int rows, present, wrong;
+};
+
+static int ask_row(void *arg, const struct bk_snap_row *row,
+		   struct bk_err *err)
+{
+	struct asked *a = arg;
+	int want;
+
+	(void)err;
+	if (!row->res) {
+		a->wrong += row->id_known != BK_IDSET_UNKNOWN;
+		return 0;
+	}
+	want = a->s ? bk_idset_find(a->s, row->res->id, row->res->id_len) :
+		      BK_IDSET_UNKNOWN;
+	a->rows++;
+	a->present += row->id_known == BK_IDSET_PRESENT;
+	a->wrong += row->id_known != want;
+	return 0;
+}
+
+/* The store's own payload read back with its ids resolved: every
+ * resource row carries the set's answer for its id (the ids of
+ * bk_time_id's form PRESENT, the others UNKNOWN); without a set, none. */
+static void test_reader(struct bk_store *st)
+{
+	struct tu_mem m = { 0 };
+	struct bk_err e = { 0 };
+	struct asked a = { 0 };
+	struct bk_idset *s;
+
+	CHECK_EQ_INT(bk_snapshot_write(st, NULL, NULL, NULL, tu_mem_sink, &m,
+				       NULL, NULL, NULL, &e), 0);
+	s = fed(m.buf, m.len, 65536, 0);
+	CHECK_EQ_INT(bk_idset_resolve(s, bk_store_db(st), &e), 0);
+	a.s = s;
+	m.pos = 0;
+	CHECK_EQ_INT(bk_snapshot_read_wrapped(tu_mem_source, &m, NULL, NULL,
+					      s, ask_row, &a, NULL, NULL,
+					      NULL, &e), 0);
+	CHECK_EQ_INT(a.rows, N / 2 + 1 + 4);	/* h0..h300, x1..x4 */
+	CHECK_EQ_INT(a.present, N / 2 + 1);
+	CHECK_EQ_INT(a.wrong, 0);
+	memset(&a, 0, sizeof(a));
+	m.pos = 0;
+	CHECK_EQ_INT(bk_snapshot_read_wrapped(tu_mem_source, &m, NULL, NULL,
+					      NULL, ask_row, &a, NULL, NULL,
+					      NULL, &e), 0);
+	CHECK_EQ_INT(a.present, 0);
+	CHECK_EQ_INT(a.wrong, 0);
+	bk_idset_free(s);
+	free(m.buf);
+}
+
 int main(void)
 {
 	struct bk_rot *rot = NULL;
@@ -238,6 +298,7 @@ int main(void)
 	test_pieces();
 	test_resolve(st);
 	test_limit(st);
+	test_reader(st);
 	bk_store_close(st);
 	bk_rot_free(rot);
 	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
