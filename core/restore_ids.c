@@ -17,7 +17,9 @@
  * more is merged with one scan of the index instead (a million ids:
  * 0.1 s rather than 0.5).  Kept for the restore: a 64-bit hash of
  * each id found in use, in buckets of about 8 by their top bits, so that
- * a question is a cache miss or two rather than a database read.
+ * a question is a cache miss or two rather than a database read.  The
+ * payload reader's thread asks it of each line (bk_snapshot_read_wrapped)
+ * so that the inserting thread, the busy one, does not.
  *
  * Exactness: only lines in the writer's own form
  * (`{"t":"resource","id":"<32 lowercase hex digits>"`, bk_time_id's ids)
