@@ -211,7 +211,7 @@ static void patch_init(struct iovec *iov, int count)
 	/* Accepting it would cost the mount a level of stacking for
 	 * nothing: each registration would fail with EPERM. */
 	if (!sys_admin()) {
-		bkfs_log(LOG_INFO, "archives are read through the daemon: FUSE passthrough needs CAP_SYS_ADMIN (the daemon runs as root)");
+		bkfs_log(LOG_INFO, "archives are read through the daemon: FUSE passthrough needs CAP_SYS_ADMIN, which a daemon run as root has");
 		return;
 	}
 	out->flags |= PT_INIT_EXT;
@@ -228,11 +228,10 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 	uint64_t init;
 
 	(void)userdata;
-	/* OPEN's reply is a fuse_open_out, CREATE's ends with one */
+	/* an OPEN's reply (only OPEN requests are armed): a fuse_open_out */
 	if (armed.id && count == 2 && h->error == 0 &&
-	    iov[1].iov_len >= sizeof(*open)) {
-		open = (void *)((char *)iov[1].iov_base + iov[1].iov_len -
-				sizeof(*open));
+	    iov[1].iov_len == sizeof(*open)) {
+		open = iov[1].iov_base;
 		if (open->fh == armed.fh) {
 			open->open_flags = (open->open_flags |
 					    PT_FOPEN_PASSTHROUGH) &
