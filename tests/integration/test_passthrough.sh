@@ -100,6 +100,22 @@ assert_eq "$(sha256sum < "$OUT/p1")$(sha256sum < "$OUT/p2")" "$sum$sum" "two rea
 exec 3<&-
 read_check "$M" kernel "an open after all were closed"
 
+# opens and releases racing: 4 readers, 10 opens each, every read whole
+reader() {
+	local i
+	for ((i = 0; i < 10; i++)); do
+		[ "$(sha256sum < "$ARC")" = "$sum" ] || echo "reader $1, open $i: other bytes or an error"
+	done
+}
+pids=()
+for r in 1 2 3 4; do
+	reader "$r" > "$OUT/race$r" 2>&1 &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do bk_wait_for "$p" 120; done
+assert_eq "$(cat "$OUT"/race?)" "" "4 readers opening the archive 10 times each at once"
+read_check "$M" kernel "an open after the race"
+
 # the archive removed while open: the open one still reads, and the next
 # backup, whose file takes the removed one's name (its seq), reads as
 # itself (not through the old open's backing file)
