@@ -123,7 +123,6 @@ struct rd {
 	int target_had_rows;
 	struct bk_id_pool ids;		/* fresh ids */
 	const struct bk_idset *known;	/* ids in use at the start, or NULL */
-	int row_known;			/* the reader's word on this row's */
 	char source[72];		/* the payload's domain */
 	int failed;			/* a key conflict was seen */
 	/* the first conflict, for the message */
@@ -387,14 +386,12 @@ static int id_where(struct rd *r, const char *id, struct bk_err *err)
  * the target was empty; ID_NOT_AT_START for one not found in use then:
  * it is inserted as it is, and if the id index has it after all (this
  * restore inserted it: the payload holds it twice; or its line was not
- * collected), asked again.  Else id_where asks the database. */
-static int id_known(struct rd *r, const char *id, size_t len,
+ * collected), asked again.  Else id_where asks the database.  found
+ * is what the set said of id (the reading thread asked it: the row's
+ * id_known), BK_IDSET_UNKNOWN when there is no set. */
+static int id_known(struct rd *r, int found, const char *id,
 		    struct bk_err *err)
 {
-	/* asked already by the reading thread, as a rule */
-	int found = r->row_known != BK_IDSET_UNKNOWN ? r->row_known :
-		    bk_idset_find(r->known, id, len);
-
 	if (found == BK_IDSET_NOT_FOUND)
 		return ID_NOT_AT_START;
 	if (found == BK_IDSET_PRESENT && !r->target_had_rows)
@@ -482,12 +479,12 @@ static int insert_as(struct rd *r, const struct bk_snap_res *row, int where,
  * 1: inserted; 0: not here, the row takes the long way (on_resource);
  * or a negative errno. */
 static int insert_new_key(struct rd *r, const struct bk_snap_res *row,
-			  const uint8_t *mat, size_t mlen, struct bk_err *err)
+			  int known, const uint8_t *mat, size_t mlen,
+			  struct bk_err *err)
 {
 	int ret;
 
-	ret = r->known ? id_known(r, row->id, row->id_len, err) :
-			 id_where(r, row->id, err);
+	ret = id_known(r, known, row->id, err);
 	if (ret < 0 || ret == ID_TARGET)
 		return ret < 0 ? ret : 0;
 	ret = insert_as(r, row, ret, mat, mlen, err);
@@ -497,7 +494,8 @@ static int insert_new_key(struct rd *r, const struct bk_snap_res *row,
 }
 
 static int on_resource(struct rd *r, const struct bk_snap_res *row,
-		       const uint8_t *mat, size_t mlen, struct bk_err *err)
+		       int known, const uint8_t *mat, size_t mlen,
+		       struct bk_err *err)
 {
 	const char *id = row->id, *type = row->type, *name = row->name;
 	long long version = row->version;
@@ -508,7 +506,7 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 	int ret;
 
 	if (ti == 0 && !r->target_had_rows && !r->failed) {
-		ret = insert_new_key(r, row, mat, mlen, err);
+		ret = insert_new_key(r, row, known, mat, mlen, err);
 		if (ret)
 			return ret < 0 ? ret : 0;
 	}
@@ -543,8 +541,7 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 
 	/* Ids are unique in the appliance: the same id in the target is
 	 * this resource already (kept); in another domain, a new id. */
-	ret = r->known ? id_known(r, id, row->id_len, err) :
-			 id_where(r, id, err);
+	ret = id_known(r, known, id, err);
 	if (ret == ID_NOT_AT_START) {
 		ret = insert_as(r, row, ret, mat, mlen, err);
 		if (ret != -EEXIST)
@@ -585,11 +582,9 @@ static int on_row(void *arg, const struct bk_snap_row *line,
 	json_object *row = line->o;
 	const char *t = line->t;
 
-	if (line->res) {
-		r->row_known = line->id_known;
-		return on_resource(r, line->res, line->material,
-				   line->material_len, err);
-	}
+	if (line->res)
+		return on_resource(r, line->res, line->id_known,
+				   line->material, line->material_len, err);
 	if (!strcmp(t, "member"))
 		return on_pair(r, P_MEMBER, row, "group", "user", err);
 	if (!strcmp(t, "link"))

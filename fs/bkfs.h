@@ -351,8 +351,6 @@ struct bkfs_pt;
 /* After the mount: installs the I/O hooks that negotiate passthrough at
  * INIT (nothing when !wanted).  0, or -1 if libfuse refused. */
 int bkfs_pt_setup(struct fuse_session *se, int wanted);
-/* Whether the kernel took passthrough (known once INIT is answered). */
-int bkfs_pt_active(void);
 /* The archive at path (for the log), open as fd, is being opened by an
  * OPEN request: its share of the backing id of the request's inode in
  * *out (NULL when passthrough is off).  0, or -EBUSY (the inode is

@@ -123,7 +123,6 @@ struct bkfs_pt {
 };
 
 static struct {
-	int wanted;			/* not -o no_passthrough */
 	int fd;				/* /dev/fuse */
 	uint64_t init_unique;		/* INIT, while unanswered */
 	int offered;			/* the kernel offered it */
@@ -259,21 +258,10 @@ int bkfs_pt_setup(struct fuse_session *se, int wanted)
 		.splice_receive = pt_splice_receive,
 	};
 
-	pt.wanted = wanted;
 	pt.fd = fuse_session_fd(se);
 	if (!wanted)
 		return 0;
 	return fuse_session_custom_io(se, &io, pt.fd) ? -1 : 0;
-}
-
-int bkfs_pt_active(void)
-{
-	int on;
-
-	pthread_mutex_lock(&pt.lock);
-	on = pt.on;
-	pthread_mutex_unlock(&pt.lock);
-	return on;
 }
 
 /* A backing id for the file open as fd, or 0. */
@@ -309,10 +297,10 @@ int bkfs_pt_open(const char *path, int fd, struct bkfs_pt **out)
 
 	*out = NULL;
 	opening = 0;
-	if (!nodeid || fstat(fd, &st) < 0)
+	if (!nodeid)
 		return 0;	/* not an OPEN seen: through the daemon */
 	pthread_mutex_lock(&pt.lock);
-	if (!pt.on)
+	if (!pt.on || fstat(fd, &st) < 0)
 		goto out;
 	for (p = pt.open; p; p = p->next)
 		if (p->nodeid == nodeid)

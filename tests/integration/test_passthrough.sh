@@ -67,8 +67,16 @@ read_check() {
 # CAP_SYS_ADMIN; a state directory on overlayfs) reads must still be right.
 cat "$ARC" > "$OUT/first"
 assert_eq "$(sha256sum < "$OUT/first")" "$sum" "the first read: the archive's bytes"
-if bk_log "$M" | grep -Eq 'offers no FUSE passthrough|refused passthrough .*: (Operation not permitted|Too many levels of symbolic links)$'; then
-	echo "note: no FUSE passthrough here ($(bk_log "$M" | grep -o 'archives are read through the daemon: .*' | head -n 1)); checked the reads only"
+# Only for those reasons: as root on ext4 a refusal is a failure.
+why=$(bk_log "$M" | grep -o 'archives are read through the daemon: .*' | head -n 1 || true)
+skip=0
+case $why in
+*"offers no FUSE passthrough"*) skip=1 ;;
+*"needs CAP_SYS_ADMIN"* | *"Operation not permitted") [ "$(id -u)" != 0 ] && skip=1 ;;
+*"Too many levels of symbolic links") [ "$(stat -f -c %T "$S")" = overlayfs ] && skip=1 ;;
+esac
+if [ "$skip" = 1 ]; then
+	echo "note: no FUSE passthrough here ($why); checked the reads only"
 	bk_done
 fi
 assert_contains "$(bk_log "$M")" "archives are read by the kernel (FUSE passthrough)" \
