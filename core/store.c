@@ -17,11 +17,7 @@
  * (fewer pages to read, sort and write, and four times fewer system
  * calls), the daemon's peak memory unchanged; 64 KiB pages took the
  * backup's sorter past 64 MiB (docs/PERFORMANCE.md). */
-#ifndef BK_PAGE_SIZE
-#define BK_PAGE_SIZE 16384
-#endif
-#define BK_STR_(x) #x
-#define BK_STR(x) BK_STR_(x)
+#define BK_PAGE_SIZE_SQL "PRAGMA page_size=16384"
 
 /* ---- schema ---- */
 
@@ -524,12 +520,11 @@ int bk_store_open(const char *db_path, int oflags, struct bk_store **out,
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, 10000);
-	/* A new database's page size (BK_PAGE_SIZE), before journal_mode,
+	/* A new database's page size (BK_PAGE_SIZE_SQL), before journal_mode,
 	 * whose switch to WAL writes the first page.  Only where one may be
 	 * made: an existing database keeps its own anyway. */
 	if (create)
-		sqlite3_exec(s->db, "PRAGMA page_size=" BK_STR(BK_PAGE_SIZE),
-			     NULL, NULL, NULL);
+		sqlite3_exec(s->db, BK_PAGE_SIZE_SQL, NULL, NULL, NULL);
 	rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", journal_cb, mode,
 			  NULL);
 	if (rc != SQLITE_OK) {
