@@ -201,6 +201,19 @@ void bk_sha256(const void *buf, size_t len, uint8_t out[32])
 		memset(out, 0, 32);
 }
 
+void bk_sha256_hex_ctx(EVP_MD_CTX *ctx, const void *buf, size_t len,
+		       char out[65])
+{
+	uint8_t raw[32];
+	unsigned n = 0;
+
+	if (!ctx || EVP_DigestInit_ex2(ctx, sha256_alg(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, buf, len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, raw, &n) != 1 || n != sizeof(raw))
+		memset(raw, 0, sizeof(raw));
+	hex_encode(raw, sizeof(raw), out);
+}
+
 void bk_sha256_hex(const void *buf, size_t len, char out[65])
 {
 	uint8_t raw[32];

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "err.h"
 
 #define BK_KEY_LEN 32		/* AES-256 keys everywhere */
@@ -39,6 +41,10 @@ int bk_time_id_pooled(struct bk_id_pool *pool, char out[33],
 
 /* SHA-256 of buf, as 64 lowercase hex chars + NUL. */
 void bk_sha256_hex(const void *buf, size_t len, char out[65]);
+/* The same through ctx, kept by the caller (no allocation a call, for
+ * digests by the million); all zeros if ctx is NULL or it fails. */
+void bk_sha256_hex_ctx(EVP_MD_CTX *ctx, const void *buf, size_t len,
+		       char out[65]);
 /* SHA-256 raw. */
 void bk_sha256(const void *buf, size_t len, uint8_t out[32]);
 

@@ -124,6 +124,29 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err);
 int bk_snap_rows_scattered(struct bk_store *s, const char *domain,
 			   uint64_t rows);
 
+/* ---- snapshot_order.c: rows put in their names' order by rank ---- */
+
+struct bk_snap_order;
+/* Ranks the rows of domain (NULL: all; about rows of them) in the name
+ * index's order.  Returns 0 and *out; 1 if the table's rowids are too far
+ * apart for that (sort another way); or -errno. */
+int bk_snap_order_open(struct bk_store *s, const char *domain,
+		       uint64_t rows, struct bk_snap_order **out,
+		       struct bk_err *err);
+/* Files the record of the table's row rowid: *rec is where its len
+ * bytes go, valid until the next call.  Every ranked row, once. */
+int bk_snap_order_add(struct bk_snap_order *o, sqlite3_int64 rowid,
+		      size_t len, void **rec, struct bk_err *err);
+/* The next record in rank order (*rec NULL after the last), valid until
+ * the next call.  The first call checks that every ranked row was
+ * filed. */
+int bk_snap_order_next(struct bk_snap_order *o, const void **rec,
+		       size_t *len, struct bk_err *err);
+void bk_snap_order_free(struct bk_snap_order *o);
+/* The bytes of records kept in memory before they go to the temporary
+ * file, and the bytes a bucket is sized for (tests make them small). */
+extern size_t bk_snap_order_spill_bytes, bk_snap_order_bucket_bytes;
+
 /* ---- snapshot_line.c: a resource line, as json-c printed it ---- */
 
 /* A resource row's columns (borrowed; not NUL-terminated).  fp NULL: the

@@ -7,7 +7,7 @@
  * transaction), copies rows into batches - the material still wrapped -;
  * a worker turns a batch into lines (unwrap, check the fingerprint, build
  * the JSON); the calling thread hands the batches' lines to the sink in
- * order.  A ring of 2 * workers + 1 batches bounds the memory.  Small
+ * order.  A ring of 6 * workers + 1 batches bounds the memory.  Small
  * snapshots, and one-CPU machines, format in the calling thread.
  *
  * Lines are written by hand (snapshot_line.c), as json-c printed them.
@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "crypto.h"
 #include "../hsm/rot.h"
@@ -187,6 +188,7 @@ struct batch {
  * lock a million times a backup), wiped after each row. */
 struct fmt {
 	uint8_t *mat;			/* BK_ROT_WRAPPED_MAX bytes */
+	EVP_MD_CTX *md;			/* for the fingerprints */
 	/* The key of the last row's domain, within a batch: rows come
 	 * sorted by domain, and bk_rot_for takes a lock the workers share. */
 	const char *dom;		/* in the batch's cols; NULL: none */
@@ -194,17 +196,26 @@ struct fmt {
 	struct bk_rot *key;
 };
 
+static void fmt_free(struct fmt *f);
+
 static int fmt_init(struct fmt *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->mat = bk_secure_alloc(BK_ROT_WRAPPED_MAX);
-	return f->mat ? 0 : -ENOMEM;
+	f->md = EVP_MD_CTX_new();
+	if (f->mat && f->md)
+		return 0;
+	fmt_free(f);
+	return -ENOMEM;
 }
 
 static void fmt_free(struct fmt *f)
 {
-	bk_secure_free(f->mat, BK_ROT_WRAPPED_MAX);
+	if (f->mat)
+		bk_secure_free(f->mat, BK_ROT_WRAPPED_MAX);
 	f->mat = NULL;
+	EVP_MD_CTX_free(f->md);	/* wipes what it held */
+	f->md = NULL;
 }
 
 /* The key that wraps r's material: an HSM-anchored domain's is its own. */
@@ -241,7 +252,7 @@ static int unwrap_row(struct fmt *f, struct bk_rot *rot, const char *cols,
 			       "the material of '%s' (id %s) does not unwrap with this root of trust: %s",
 			       COL(cols, r, C_NAME), COL(cols, r, C_ID), e.msg);
 	}
-	bk_sha256_hex(f->mat, *len, hex);
+	bk_sha256_hex_ctx(f->md, f->mat, *len, hex);
 	if (r->len[C_FP] != 64 || memcmp(COL(cols, r, C_FP), hex, 64)) {
 		OPENSSL_cleanse(f->mat, *len);
 		return bk_errf(err, -EIO,
@@ -314,63 +325,154 @@ static void format_batch(struct fmt *f, struct bk_rot *rot, struct batch *b)
 
 /* ---- reading rows (the calling thread) ---- */
 
-/* Copies up to BATCH_ROWS rows of st into b; *eof set once st is done
- * (stepping it again would run the query again). */
-static int fill(struct bk_snap_writer *w, sqlite3_stmt *st, struct batch *b,
+/* Where batches are filled from: a query in the payload's order, or the
+ * rows put in that order by snapshot_order.c. */
+struct src {
+	sqlite3_stmt *st;
+	struct bk_snap_order *o;
+};
+
+/* A row as copied out of SQLite: this head, then its columns (all but
+ * the version and the NULL ones), each followed by a NUL byte.  It is
+ * also the record snapshot_order.c files. */
+struct rec {
+	long long version;
+	int len[NCOLS];			/* -1: NULL; the version: 0 */
+	int ti;				/* count index of the type */
+};
+
+/* The columns of st's row (column first + i being column i): their
+ * bytes in v (valid until st steps again), their lengths in h, and the
+ * bytes they take after h. */
+static int view_row(sqlite3_stmt *st, int first, const void *v[NCOLS],
+		    struct rec *h, size_t *size, struct bk_err *err)
+{
+	*size = 0;
+	for (int i = 0; i < NCOLS; i++) {
+		int c = first + i;
+
+		v[i] = "";
+		h->len[i] = 0;
+		/* The version is written from h->version: its text would be
+		 * a conversion and a copy a row for nothing. */
+		if (i == C_VERSION)
+			continue;
+		/* NULL comes back as a null pointer; so do an empty blob
+		 * and a failed allocation, which the type tells apart. */
+		v[i] = i == C_MATERIAL ? sqlite3_column_blob(st, c) :
+			(const void *)sqlite3_column_text(st, c);
+		if (v[i]) {
+			h->len[i] = sqlite3_column_bytes(st, c);
+		} else if (sqlite3_column_type(st, c) == SQLITE_NULL) {
+			h->len[i] = -1;
+			v[i] = "";
+			continue;
+		} else if (i != C_MATERIAL) {
+			return bk_errf(err, -ENOMEM, "out of memory");
+		} else {
+			v[i] = "";
+		}
+		*size += (size_t)h->len[i] + 1;
+	}
+	h->version = sqlite3_column_int64(st, first + C_VERSION);
+	h->ti = h->len[C_TYPE] < 0 ? -1 : bk_snap_type_index(v[C_TYPE]);
+	if (h->ti < 0 || h->len[C_ID] < 0 || h->len[C_DOMAIN] < 0 ||
+	    h->len[C_NAME] < 0 || h->len[C_CREATED] < 0)
+		return bk_errf(err, -EIO,
+			       "resource %s is damaged (unknown type or missing column)",
+			       h->len[C_ID] < 0 ? "?" : (const char *)v[C_ID]);
+	return 0;
+}
+
+/* Writes the columns of view_row's v to dst. */
+static void put_cols(char *dst, const void *const v[NCOLS],
+		     const struct rec *h)
+{
+	for (int i = 0; i < NCOLS; i++) {
+		if (i == C_VERSION || h->len[i] < 0)
+			continue;
+		memcpy(dst, v[i], (size_t)h->len[i]);
+		dst[h->len[i]] = '\0';
+		dst += h->len[i] + 1;
+	}
+}
+
+/* r for h's row, its columns at off in the batch's cols. */
+static void row_of(struct row *r, const struct rec *h, size_t off)
+{
+	for (int i = 0; i < NCOLS; i++) {
+		r->len[i] = h->len[i];
+		r->off[i] = 0;
+		if (i == C_VERSION || h->len[i] < 0)
+			continue;
+		r->off[i] = off;
+		off += (size_t)h->len[i] + 1;
+	}
+	r->version = h->version;
+	r->ti = h->ti;
+}
+
+/* The next row of src into b (*eof set after the last one). */
+static int next_row(struct bk_snap_writer *w, struct src *src,
+		    struct batch *b, int *eof, struct bk_err *err)
+{
+	const void *v[NCOLS], *rec;
+	struct rec h;
+	size_t size;
+	int rc, ret;
+
+	if (!src->o) {
+		rc = sqlite3_step(src->st);
+		if (rc == SQLITE_DONE) {
+			*eof = 1;	/* stepping again would run it again */
+			return 0;
+		}
+		if (rc != SQLITE_ROW)
+			return bk_store_sqlerr(w->s, rc,
+					       "cannot read resources", err);
+		ret = view_row(src->st, 0, v, &h, &size, err);
+		if (ret)
+			return ret;
+	} else {
+		ret = bk_snap_order_next(src->o, &rec, &size, err);
+		if (ret || !rec) {
+			*eof = !ret;
+			return ret;
+		}
+		if (size < sizeof(h))
+			return bk_errf(err, -EIO,
+				       "a row put in order came back damaged");
+		memcpy(&h, rec, sizeof(h));
+		size -= sizeof(h);
+	}
+	if (buf_reserve(&b->cols, size))
+		return bk_errf(err, -ENOMEM, "out of memory");
+	if (!src->o)
+		put_cols(b->cols.p + b->cols.len, v, &h);
+	else
+		memcpy(b->cols.p + b->cols.len, (const char *)rec + sizeof(h),
+		       size);
+	row_of(&b->rows[b->nrows], &h, b->cols.len);
+	b->cols.len += size;
+	return 0;
+}
+
+/* Copies up to BATCH_ROWS rows of src into b; *eof set after the last. */
+static int fill(struct bk_snap_writer *w, struct src *src, struct batch *b,
 		int *eof, struct bk_err *err)
 {
-	struct row *r;
-	int rc = SQLITE_ROW, n;
+	int ret = 0;
 
 	b->nrows = 0;
 	b->cols.len = 0;
 	b->out.len = 0;
-	while (b->nrows < BATCH_ROWS && b->cols.len < BATCH_BYTES &&
-	       (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = &b->rows[b->nrows];
-		for (int i = 0; i < NCOLS; i++) {
-			const void *v;
-
-			/* The type first: it is undefined after a conversion. */
-			if (sqlite3_column_type(st, i) == SQLITE_NULL) {
-				r->len[i] = -1;
-				r->off[i] = 0;
-				continue;
-			}
-			/* The version is written from r->version: its text
-			 * would be a conversion and a copy a row for nothing. */
-			if (i == C_VERSION) {
-				r->len[i] = 0;
-				r->off[i] = 0;
-				continue;
-			}
-			v = i == C_MATERIAL ? sqlite3_column_blob(st, i) :
-				(const void *)sqlite3_column_text(st, i);
-			n = sqlite3_column_bytes(st, i);
-			if (buf_reserve(&b->cols, (size_t)n + 1))
-				return bk_errf(err, -ENOMEM, "out of memory");
-			r->off[i] = b->cols.len;
-			r->len[i] = n;
-			memcpy(b->cols.p + b->cols.len, v, (size_t)n);
-			b->cols.p[b->cols.len + (size_t)n] = '\0';
-			b->cols.len += (size_t)n + 1;
-		}
-		r->version = sqlite3_column_int64(st, C_VERSION);
-		r->ti = r->len[C_TYPE] < 0 ? -1 :
-			bk_snap_type_index(b->cols.p + r->off[C_TYPE]);
-		if (r->ti < 0 || r->len[C_ID] < 0 || r->len[C_DOMAIN] < 0 ||
-		    r->len[C_NAME] < 0 || r->len[C_CREATED] < 0)
-			return bk_errf(err, -EIO,
-				       "resource %s is damaged (unknown type or missing column)",
-				       r->len[C_ID] < 0 ? "?" :
-				       b->cols.p + r->off[C_ID]);
+	while (b->nrows < BATCH_ROWS && b->cols.len < BATCH_BYTES) {
+		ret = next_row(w, src, b, eof, err);
+		if (ret || *eof)
+			break;
 		b->nrows++;
 	}
-	if (rc == SQLITE_DONE)
-		*eof = 1;
-	else if (rc != SQLITE_ROW)
-		return bk_store_sqlerr(w->s, rc, "cannot read resources", err);
-	return 0;
+	return ret;
 }
 
 /* Hands a formatted batch to the sink, then wipes it. */
@@ -445,7 +547,7 @@ static void *worker(void *arg)
 }
 
 /* The pipeline: fill in order, format anywhere, emit in order. */
-static int run_pool(struct bk_snap_writer *w, sqlite3_stmt *st,
+static int run_pool(struct bk_snap_writer *w, struct src *st,
 		    struct pool *p, struct bk_err *err)
 {
 	uint64_t next_fill = 0, next_emit = 0;
@@ -487,7 +589,7 @@ static int run_pool(struct bk_snap_writer *w, sqlite3_stmt *st,
 	return ret;
 }
 
-static int run_inline(struct bk_snap_writer *w, sqlite3_stmt *st,
+static int run_inline(struct bk_snap_writer *w, struct src *st,
 		      struct batch *b, struct bk_err *err)
 {
 	struct fmt f;
@@ -517,30 +619,87 @@ static int workers_wanted(struct bk_snap_writer *w)
 	return cpus > MAX_WORKERS ? MAX_WORKERS : (int)cpus;
 }
 
+/* The table read through in its own order, the rowid first. */
+static const char *const scan_sql[2] = {
+	"SELECT rowid, id, domain, type, name, version, attrs, material,"
+	" fingerprint, created_at FROM resources NOT INDEXED",
+	"SELECT rowid, id, domain, type, name, version, attrs, material,"
+	" fingerprint, created_at FROM resources NOT INDEXED"
+	" WHERE domain = ?1",
+};
+
+/* Reads the table through and files each row in o, as a record: its
+ * struct rec, then its columns. */
+static int file_rows(struct bk_snap_writer *w, struct bk_snap_order *o,
+		     struct bk_err *err)
+{
+	const void *v[NCOLS];
+	sqlite3_stmt *st = NULL;
+	struct rec h;
+	size_t size;
+	char *dst;
+	int rc, ret = 0;
+
+	rc = sqlite3_prepare_v2(bk_store_db(w->s), scan_sql[w->domain != NULL],
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return bk_store_sqlerr(w->s, rc, "cannot read resources", err);
+	if (w->domain)
+		sqlite3_bind_text(st, 1, w->domain, -1, SQLITE_STATIC);
+	memset(&h, 0, sizeof(h));	/* no padding to leak, but be sure */
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = view_row(st, 1, v, &h, &size, err);
+		if (!ret)
+			ret = bk_snap_order_add(o, sqlite3_column_int64(st, 0),
+						sizeof(h) + size,
+						(void **)&dst, err);
+		if (ret)
+			break;
+		memcpy(dst, &h, sizeof(h));
+		put_cols(dst + sizeof(h), v, &h);
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = bk_store_sqlerr(w->s, rc, "cannot read resources", err);
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
 {
 	struct pool p = { .rot = w->rot };
 	pthread_t tid[MAX_WORKERS];
-	sqlite3_stmt *st = NULL;
-	int nthreads = 0, want, ret, sorted;
+	struct src src = { 0 };
+	int nthreads = 0, want, ret = 0, sorted = 0;
 
 	/* The name index's order is the payload's; when the table's rows
 	 * lie in another (made over time, not by a restore), reading them
 	 * through the index is a random read of the table for each: a
 	 * million keys imported out of their names' order took 4.8 s to
 	 * back up, 1.7 s once restored.  Then the table is read through and
-	 * sorted: 2.7 s, and 15 to 25 % less with two helper threads of
-	 * SQLite's sorter (sorting runs while the rows are read; peak 44
-	 * rather than 28 MiB). */
-	sorted = !w->filtered &&
-		 bk_snap_rows_scattered(w->s, w->domain, w->total);
+	 * its rows put in the index's order by rank (snapshot_order.c);
+	 * SQLite's sorter, with two helper threads, is left for rowids too
+	 * far apart for a rank array. */
+	if (!w->filtered && bk_snap_rows_scattered(w->s, w->domain, w->total)) {
+		ret = bk_snap_order_open(w->s, w->domain, w->total, &src.o,
+					 err);
+		if (ret == 0)
+			ret = file_rows(w, src.o, err);
+		sorted = ret == 1;
+		if (sorted)
+			ret = 0;
+		if (ret)
+			goto out;
+	}
 	if (sorted)
 		bk_store_exec(w->s, "PRAGMA threads=2", NULL);
-	ret = bk_snap_query(w, sorted ? sorted_sql : resources_sql, &st, err);
-	if (ret)
-		goto out;
+	if (!src.o) {
+		ret = bk_snap_query(w, sorted ? sorted_sql : resources_sql,
+				    &src.st, err);
+		if (ret)
+			goto out;
+	}
 	want = workers_wanted(w);
-	p.nb = want ? 2 * want + 1 : 1;
+	p.nb = want ? 6 * want + 1 : 1;
 	p.b = calloc((size_t)p.nb, sizeof(*p.b));
 	if (!p.b) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
@@ -553,9 +712,9 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
 	       pthread_create(&tid[nthreads], NULL, worker, &p) == 0)
 		nthreads++;
 	if (nthreads)
-		ret = run_pool(w, st, &p, err);
+		ret = run_pool(w, &src, &p, err);
 	else
-		ret = run_inline(w, st, &p.b[0], err);
+		ret = run_inline(w, &src, &p.b[0], err);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(tid[i], NULL);
 	for (int i = 0; i < p.nb; i++) {
@@ -568,7 +727,8 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
 	free(p.b);	/* the workers' arenas: trimmed as the operation ends
 			 * (bk_op_end) */
 out:
-	sqlite3_finalize(st);
+	sqlite3_finalize(src.st);
+	bk_snap_order_free(src.o);
 	if (sorted)
 		bk_store_exec(w->s, "PRAGMA threads=0", NULL);
 	return ret;

@@ -1,8 +1,13 @@
 /* test_snapshot_order.c - a backup of rows that lie in the table in
  * another order than their names' (keys made over time) reads the table
- * through and sorts (core/snapshot_rows.c): the payload is byte for byte
- * the one written from the same rows in their names' order (after a
- * restore, which writes the table in that order). */
+ * through and puts the rows in order by rank (core/snapshot_order.c), or
+ * has SQLite sort them when rowids are too far apart: the payload is
+ * byte for byte the one written from the same rows in their names'
+ * order (after a restore, which writes the table in that order), with
+ * one bucket in memory or many through the temporary file, rows deleted
+ * in between, and a temporary file that cannot be made fails the backup
+ * with the reason. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +27,8 @@ static const char *const tmp_files[] = {
 
 #define KEYS 3000
 
-/* The number of keys of text, if their names come in order; else -1. */
+/* The number of keys of text (one domain's), if their names come in
+ * order; else -1. */
 static int in_order(const char *text)
 {
 	const char *p = text;
@@ -42,6 +48,13 @@ static int in_order(const char *text)
 	return n;
 }
 
+/* got (freed) is want. */
+static void same(char *got, const char *want)
+{
+	CHECK(got && want && !strcmp(got, want));
+	free(got);
+}
+
 int main(void)
 {
 	struct bk_rot *rot_a = NULL, *rot_b = NULL;
@@ -50,6 +63,8 @@ int main(void)
 	char name[32], *pa, *pb, *da, *db_;
 	int ret;
 
+	/* The second temporary file made fails (below). */
+	setenv("BACKUPFS_FAULT", "snapshot.order.tmp:2:ENOSPC", 1);
 	CHECK_EQ_INT(bk_crypto_init(), 0);
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
@@ -58,11 +73,14 @@ int main(void)
 	a = tu_open_store(dir, "a", &rot_a);
 	b = tu_open_store(dir, "b", &rot_b);
 	CHECK_EQ_INT(bk_domain_add(a, "d", NULL, &e), 0);
+	CHECK_EQ_INT(bk_domain_add(a, "e", NULL, &e), 0);
 	/* Made in the order of i, named by i * 7919 mod KEYS: neighbours by
-	 * name are far apart in the table. */
+	 * name are far apart in the table; another domain's rows between. */
 	for (int i = 0; i < KEYS; i++) {
 		snprintf(name, sizeof(name), "k%05d", i * 7919 % KEYS);
 		tu_add(a, rot_a, "d", "keys", name, NULL);
+		if (i % 6 == 0)
+			tu_add(a, rot_a, "e", "keys", name, NULL);
 	}
 	CHECK_EQ_INT(bk_snap_rows_scattered(a, NULL, KEYS), 1);
 	CHECK_EQ_INT(bk_snap_rows_scattered(a, "d", KEYS), 1);
@@ -86,10 +104,50 @@ int main(void)
 	db_ = payload(b, rot_b, "d");
 	CHECK(pa && pb && !strcmp(pa, pb));
 	CHECK(da && db_ && !strcmp(da, db_));
-	CHECK_EQ_INT(in_order(pa), KEYS);
 	CHECK_EQ_INT(in_order(da), KEYS);
 	/* Few rows: no sampling, the index. */
 	CHECK_EQ_INT(bk_snap_rows_scattered(a, NULL, 100), 0);
+
+	/* Buckets of 16 KiB, written out every 64 KiB: through the file. */
+	bk_snap_order_bucket_bytes = 16 << 10;
+	bk_snap_order_spill_bytes = 64 << 10;
+	same(payload(a, rot_a, NULL), pa);
+	/* The temporary file cannot be made: the reason, and nothing. */
+	{
+		struct tu_mem m = { 0 };
+
+		ret = bk_snapshot_write(a, rot_a, NULL, NULL, tu_mem_sink, &m,
+					NULL, NULL, NULL, &e);
+		CHECK_EQ_INT(ret, -ENOSPC);
+		CHECK(strstr(e.msg, "temporary file") != NULL);
+		free(m.buf);
+	}
+	same(payload(a, rot_a, "d"), da);
+
+	/* Rows deleted, here and there: holes in the rowids. */
+	for (int i = 0; i < KEYS; i += 3) {
+		snprintf(name, sizeof(name), "k%05d", i);
+		CHECK_EQ_INT(bk_resource_delete(a, "d", "keys", name, &e), 0);
+		CHECK_EQ_INT(bk_resource_delete(b, "d", "keys", name, &e), 0);
+	}
+	free(pb);
+	pb = payload(b, rot_b, NULL);
+	CHECK_EQ_INT(bk_snap_rows_scattered(a, NULL, KEYS), 1);
+	same(payload(a, rot_a, NULL), pb);
+	{
+		char *d = payload(b, rot_b, "d");
+
+		CHECK_EQ_INT(in_order(d), KEYS - (KEYS + 2) / 3);
+		same(payload(a, rot_a, "d"), d);
+		free(d);
+	}
+
+	/* A rowid far from the others: no rank array, SQLite's sorter. */
+	CHECK_EQ_INT(sqlite3_exec(bk_store_db(a),
+		"UPDATE resources SET rowid = rowid + 40000000000"
+		" WHERE rowid = (SELECT max(rowid) FROM resources)",
+		NULL, NULL, NULL), SQLITE_OK);
+	same(payload(a, rot_a, NULL), pb);
 
 	free(pa);
 	free(pb);
