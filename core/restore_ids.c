@@ -92,27 +92,29 @@ void bk_idset_free(struct bk_idset *s)
 	free(s);
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/* A byte's value as a lowercase hex digit, plus one; 0: not one.  A
+ * table and no branch: the digits of random ids mispredicted a branch
+ * for every other one (0.6 s of a million-key domain restore). */
+static const unsigned char digit1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 /* 32 lowercase hex digits as an id; 0, or -1 if not that form. */
 static int unhex(const unsigned char *p, struct id128 *out)
 {
 	uint64_t v[2] = { 0, 0 };
+	unsigned bad = 0;
 
 	for (int i = 0; i < 32; i++) {
-		int d = hexval(p[i]);
+		unsigned d = digit1[p[i]];
 
-		if (d < 0)
-			return -1;
-		v[i / 16] = v[i / 16] << 4 | (uint64_t)d;
+		bad |= d == 0;
+		v[i / 16] = v[i / 16] << 4 | ((d - 1) & 15);
 	}
+	if (bad)
+		return -1;
 	out->hi = v[0];
 	out->lo = v[1];
 	return 0;

@@ -548,6 +548,7 @@ void bk_snap_bulk(struct bk_store *s, int on)
 	 * (docs/SECURITY.md). */
 	bk_store_exec(s, on ? "PRAGMA secure_delete=FAST" :
 		      "PRAGMA secure_delete=ON", NULL);
+	bk_store_writeback(s, on);
 }
 
 /* PRAGMA foreign_key_check: -EIO if any row refers to a missing

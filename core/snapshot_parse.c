@@ -263,7 +263,8 @@ static const char *value(const char *p, const char *end, int depth)
 	}
 }
 
-/* The members after "t", in the order of their bits. */
+/* The members after "t", in the order of their bits and the order
+ * bk_snap_line_write writes them. */
 enum { M_ID, M_DOMAIN, M_TYPE, M_NAME, M_VERSION, M_ATTRS, M_FP, M_CREATED,
        M_MATERIAL, M__COUNT };
 
@@ -271,12 +272,15 @@ static const char *const names[M__COUNT] = {
 	"id", "domain", "type", "name", "version", "attrs", "fingerprint",
 	"createdAt", "material",
 };
+static const unsigned char name_len[M__COUNT] = { 2, 6, 4, 4, 7, 5, 11, 9,
+						  8 };
 
 #define REQUIRED ((1u << M__COUNT) - 1 - (1u << M_FP) - (1u << M_MATERIAL))
 
 /* The member whose key is at p (its opening quote); *p moved past the
- * ':'.  -1 if the key is none of ours. */
-static int member(const char **p, const char *end)
+ * ':'.  -1 if the key is none of ours.  The writer's order first: want
+ * (M__COUNT: none) is the member it writes next. */
+static int member(const char **p, const char *end, int want)
 {
 	const char *k = *p + 1, *q;
 	size_t n;
@@ -288,8 +292,11 @@ static int member(const char **p, const char *end)
 		return -1;
 	n = (size_t)(q - k);
 	*p = q + 2;
+	if (want < M__COUNT && name_len[want] == n &&
+	    !memcmp(names[want], k, n))
+		return want;
 	for (int m = 0; m < M__COUNT; m++)
-		if (strlen(names[m]) == n && !memcmp(names[m], k, n))
+		if (name_len[m] == n && !memcmp(names[m], k, n))
 			return m;
 	return -1;
 }
@@ -355,8 +362,8 @@ int bk_snap_res_parse(const char *line, size_t len, char *out,
 	    line[len - 1] != '}')
 		return 0;
 	memset(r, 0, sizeof(*r));
-	for (;;) {
-		m = member(&p, end);
+	for (m = -1;;) {
+		m = member(&p, end, m + 1);	/* the enum's order */
 		if (m < 0 || (seen & 1u << m))
 			return 0;
 		seen |= 1u << m;

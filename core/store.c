@@ -562,6 +562,7 @@ void bk_store_close(struct bk_store *s)
 {
 	if (!s)
 		return;
+	bk_store_writeback(s, 0);
 	for (int i = 0; i < BK_ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close_v2(s->db);

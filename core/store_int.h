@@ -52,7 +52,13 @@ enum bk_stmt {
 struct bk_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[BK_ST__COUNT];	/* prepared on first use */
+	struct bk_writeback *wb;	/* writeback.c; NULL: off */
 };
+
+/* writeback.c: while on, the WAL's dirty pages are sent to disk as a
+ * long transaction makes them, not all at its commit.  Off before
+ * bk_store_close. */
+void bk_store_writeback(struct bk_store *s, int on);
 
 /* The cached statement id, reset and with its bindings cleared
  * (borrowed: valid until bk_store_close).  Statements are never held
