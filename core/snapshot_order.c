@@ -228,7 +228,7 @@ static int open_tmp(struct bk_snap_order *o, struct bk_err *err)
 	ret = -errno;
 fail:
 	return bk_errf(err, ret,
-		       "cannot make a temporary file in %s to put the rows in order: %s",
+		       "cannot make the backup's temporary file in %s: %s",
 		       o->dir, strerror(-ret));
 }
 
@@ -275,9 +275,13 @@ static int spill(struct bk_snap_order *o, struct bk_err *err)
 		ret = bk_fault("snapshot.order.write");
 		if (!ret)
 			ret = write_all(o->fd, b->p, b->len, o->end);
+		if (ret == -ENOSPC || ret == -EDQUOT)
+			return bk_errf(err, ret,
+				       "not enough space in %s for the backup's temporary file (about the size of the resources table)",
+				       o->dir);
 		if (ret)
 			return bk_errf(err, ret,
-				       "cannot write the rows to put in order in %s: %s",
+				       "cannot write the backup's temporary file in %s: %s",
 				       o->dir, strerror(-ret));
 		b->ch[b->nch++] = (struct chunk){ o->end, b->len };
 		o->end += (off_t)b->len;
@@ -360,7 +364,7 @@ static int load(struct bk_snap_order *o, int k, struct bk_err *err)
 			}
 			if (n <= 0)
 				return bk_errf(err, n ? -errno : -EIO,
-					       "cannot read back the rows put in order in %s: %s",
+					       "cannot read back the backup's temporary file in %s: %s",
 					       o->dir, n ? strerror(errno) :
 					       "the file is shorter");
 		}

@@ -115,4 +115,36 @@ assert_eq "$(sqlite3 "$S/backupfs.db" "SELECT count(*) FROM resources WHERE doma
 assert_eq "$(fdump root)$(fdump hr)" "$others" "other domains untouched"
 assert_ok "$BACKUPCTL" --state "$S" verify "$S/archives/$(sqlite3 "$S/backupfs.db" \
 	"SELECT seq FROM backups WHERE id = '$dkeep'").backup"
+bk_umount "$M"
+
+# ---- the backup's temporary file: keys made in another order than
+# their names' are put in order through an unnamed file in the state
+# directory (core/snapshot_order.c), here 60,000 keys made in a shuffled
+# order.  No room for it fails the backup with the reason and leaves
+# nothing; a crash in the middle leaves no file (it never had a name).
+S=$BK_TMP/state2
+"$BACKUPCTL" init "$S" >/dev/null
+seq 1 60000 | shuf --random-source=<(yes) |
+	sed 's/.*/{"domain":"root","type":"keys","name":"k-&"}/' |
+	"$BACKUPCTL" --state "$S" resource import - >/dev/null
+before=$(fdump)
+BACKUPFS_FAULT=snapshot.order.write:2:ENOSPC bk_mount "$S" "$M"
+echo '{"description":"no room to sort"}' > "$M/system/backups/create"
+id=$(jq -r .backupId < "$M/status")
+assert_status 1 "$BACKUPCTL" wait "$M"
+assert_match "$(cat "$M/system/backups/$id/status")" \
+	"^Failed: .*not enough space in .* for the backup's temporary file" \
+	"temporary file: no space fails the backup with the reason"
+assert_eq "$(orphans)" "" "temporary file: no orphan file, nothing staged"
+assert_eq "$(fdump)" "$before" "temporary file: data unchanged"
+bk_umount "$M"
+crash_mount snapshot.order.write
+echo '{}' > "$M/system/backups/create"
+crashed "killed while writing the temporary file"
+assert_eq "$(ls -A "$S" | grep -c '^\.order-' || true)" "0" "no temporary file left"
+echo '{"description":"room again"}' > "$M/system/backups/create"
+assert_ok "$BACKUPCTL" wait "$M"
+again=$(readlink "$M/system/backups/latest")
+assert_ok "$BACKUPCTL" --state "$S" verify "$S/archives/$(sqlite3 "$S/backupfs.db" \
+	"SELECT seq FROM backups WHERE id = '$again'").backup"
 bk_done

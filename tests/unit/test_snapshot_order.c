@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/crypto.h"
@@ -23,6 +25,7 @@ static char dir[] = "/tmp/bk-test-sorder-XXXXXX";
 static const char *const tmp_files[] = {
 	"a.key", "a.db", "a.db-wal", "a.db-shm",
 	"b.key", "b.db", "b.db-wal", "b.db-shm",
+	"c.key", "c.db", "c.db-wal", "c.db-shm",
 };
 
 #define KEYS 3000
@@ -48,6 +51,55 @@ static int in_order(const char *text)
 	return n;
 }
 
+/* In a child (its own BACKUPFS_FAULT, read at its first bk_fault): a
+ * write of the temporary file that finds the disk full fails the backup
+ * with the reason.  0 if it did. */
+static int disk_full(void)
+{
+	struct bk_rot *rot = NULL;
+	struct bk_err e = { 0 };
+	struct tu_mem m = { 0 };
+	struct bk_store *c;
+	char name[32];
+	int ret, status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid) {
+		if (waitpid(pid, &status, 0) != pid)
+			return -1;
+		return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	}
+	setenv("BACKUPFS_FAULT", "snapshot.order.write:3:ENOSPC", 1);
+	bk_snap_order_bucket_bytes = 16 << 10;
+	bk_snap_order_spill_bytes = 64 << 10;
+	c = tu_open_store(dir, "c", &rot);
+	status = bk_domain_add(c, "d", NULL, &e) ? 2 : 0;
+	for (int i = 0; i < KEYS && !status; i++) {
+		snprintf(name, sizeof(name), "k%05d", i * 7919 % KEYS);
+		tu_add(c, rot, "d", "keys", name, NULL);
+	}
+	ret = bk_snapshot_write(c, rot, NULL, NULL, tu_mem_sink, &m, NULL,
+				NULL, NULL, &e);
+	if (!status && (ret != -ENOSPC || !strstr(e.msg, "not enough space"))) {
+		fprintf(stderr, "disk full: %d %s\n", ret, e.msg);
+		status = 3;
+	}
+	/* The disk has room again: the same backup goes through. */
+	free(m.buf);
+	m = (struct tu_mem){ 0 };
+	ret = bk_snapshot_write(c, rot, NULL, NULL, tu_mem_sink, &m, NULL,
+				NULL, NULL, &e);
+	if (!status && (ret || !m.buf || !strstr(m.buf, "k02999")))
+		status = 4;
+	free(m.buf);
+	bk_store_close(c);
+	bk_rot_free(rot);
+	exit(status);
+}
+
 /* got (freed) is want. */
 static void same(char *got, const char *want)
 {
@@ -70,6 +122,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	CHECK_EQ_INT(disk_full(), 0);
 	a = tu_open_store(dir, "a", &rot_a);
 	b = tu_open_store(dir, "b", &rot_b);
 	CHECK_EQ_INT(bk_domain_add(a, "d", NULL, &e), 0);
