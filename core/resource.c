@@ -7,6 +7,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,10 @@ static int domain_check(struct bk_store *s, const char *domain,
 
 /* ---- adding ---- */
 
+/* A length for sqlite3_bind_text: given (and small enough), or -1 (up
+ * to the NUL). */
+#define LEN(n) ((n) && (n) <= INT_MAX ? (int)(n) : -1)
+
 int bk_res_insert(struct bk_store *s, const struct bk_res_row *r,
 		  struct bk_err *err)
 {
@@ -81,18 +86,20 @@ int bk_res_insert(struct bk_store *s, const struct bk_res_row *r,
 	ret = bk_store_stmt(s, BK_ST_RES_INSERT, &st, err);
 	if (ret)
 		return ret;
-	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, r->id, LEN(r->id_len), SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, r->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->type, LEN(r->type_len), SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->name, LEN(r->name_len), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, r->version);
-	sqlite3_bind_text(st, 6, r->attrs, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->attrs, LEN(r->attrs_len), SQLITE_STATIC);
 	if (r->wrapped)
 		sqlite3_bind_blob(st, 7, r->wrapped, (int)r->wrapped_len,
 				  SQLITE_STATIC);
 	if (r->fingerprint)
-		sqlite3_bind_text(st, 8, r->fingerprint, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, r->created_at, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, r->fingerprint, LEN(r->fp_len),
+				  SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, r->created_at, LEN(r->created_len),
+			  SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE &&
 	    bk_store_unique_on(s, "resources.id"))

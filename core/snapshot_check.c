@@ -248,13 +248,19 @@ void bk_snap_res_row(const struct bk_snap_res *res, const char *id,
 {
 	memset(out, 0, sizeof(*out));
 	out->id = id;
+	out->id_len = id == res->id ? res->id_len : 0;
 	out->domain = domain;
 	out->type = res->type;
+	out->type_len = res->type_len;
 	out->name = res->name;
+	out->name_len = res->name_len;
 	out->version = res->version;
 	out->attrs = res->attrs;
+	out->attrs_len = res->attrs_len;
 	out->fingerprint = res->fp;
+	out->fp_len = res->fp_len;
 	out->created_at = res->created;
+	out->created_len = res->created_len;
 }
 
 /* A resource line json-c parsed, as bk_snap_res_parse gives it: the
@@ -288,10 +294,15 @@ int bk_snap_check_resource(struct bk_snap_state *st,
 		return bk_errf(err, -EINVAL, "\"id\" is not a valid id");
 	if ((ret = domain_known(st, r->domain, err)))
 		return ret;
-	ti = bk_snap_type_index(r->type);
+	/* Lengths go to SQLite as they are (bk_snap_res_row): no NUL. */
+	ti = r->type && strlen(r->type) == r->type_len ?
+		bk_snap_type_index(r->type) : -1;
 	if (ti < 0)
 		return bk_errf(err, -EINVAL, "\"%s\" is not a resource type",
-			       r->type);
+			       r->type ? r->type : "");
+	if (r->created && strlen(r->created) != r->created_len)
+		return bk_errf(err, -EINVAL,
+			       "\"createdAt\" contains a NUL character");
 	if ((ret = bk_name_check("name", r->name, r->name_len, err)))
 		return ret;
 	if (r->version < 0)

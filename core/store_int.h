@@ -99,6 +99,9 @@ struct bk_res_row {
 	size_t wrapped_len;
 	const char *fingerprint;	/* NULL: none */
 	const char *created_at;
+	/* The strings' lengths when the caller has them (a restore's
+	 * million rows: no strlen each); 0: not given. */
+	size_t id_len, type_len, name_len, attrs_len, fp_len, created_len;
 };
 /* Inserts it; -EEXIST (with words) for a duplicate name/version or id. */
 int bk_res_insert(struct bk_store *s, const struct bk_res_row *r,

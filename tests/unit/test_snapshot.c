@@ -405,6 +405,32 @@ static void test_roundtrip(void)
 		      strstr(e.msg, " twice") != NULL);
 		free(t);
 	}
+	/* A NUL in a resource's type or time (json-c reads \u0000, the
+	 * fast parser refuses it): refused with the reason, never stored
+	 * cut short or whole. */
+	{
+		static const char *const subs[][3] = {
+			{ "\"type\":\"keys\"", "\"type\":\"keys\\u0000x\"",
+			  "is not a resource type" },
+			{ "\"createdAt\":\"", "\"createdAt\":\"\\u0000",
+			  "contains a NUL" },
+		};
+
+		for (int i = 0; i < 2; i++) {
+			const char *res = strstr(m.buf, "{\"t\":\"resource\"");
+			const char *q = res ? strstr(res, subs[i][0]) : NULL;
+			char *t = malloc(strlen(m.buf) + 32);
+
+			CHECK(q != NULL);
+			if (q) {
+				sprintf(t, "%.*s%s%s", (int)(q - m.buf), m.buf,
+					subs[i][1], q + strlen(subs[i][0]));
+				CHECK_EQ_INT(check_text(t, 0, &e), -EINVAL);
+				CHECK(strstr(e.msg, subs[i][2]) != NULL);
+			}
+			free(t);
+		}
+	}
 	/* Two resources of one domain, type, name and version (the second
 	 * resource of a domain and type renamed as the first): refused as a whole,
 	 * naming the resource (the name index refuses the second row as it
