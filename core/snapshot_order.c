@@ -114,7 +114,7 @@ static int rank_rows(struct bk_store *s, const char *domain,
 		    o->rank[id - o->min] != NO_RANK || o->n >= NO_RANK) {
 			sqlite3_finalize(st);
 			return bk_errf(err, -EIO,
-				       "the database's name index does not match its table (run backupctl check)");
+				       "the database's name index does not match its table (the database is damaged: PRAGMA integrity_check says how)");
 		}
 		o->rank[id - o->min] = (uint32_t)o->n++;
 	}
@@ -162,10 +162,11 @@ int bk_snap_order_open(struct bk_store *s, const char *domain,
 	*out = NULL;
 	min = scalar(db, "SELECT min(rowid) FROM resources", 1);
 	max = scalar(db, "SELECT max(rowid) FROM resources", 0);
-	/* A rank array must stay small: rowids far apart (rows deleted by
-	 * the million, or set by hand) are left to SQLite's sorter. */
+	/* A rank array must stay small (4 bytes a rowid: at most 16 MiB
+	 * for a million rows): rowids far apart (most rows deleted, or
+	 * rowids set by hand) are left to SQLite's sorter. */
 	if (max >= min && ((uint64_t)(max - min) >= NO_RANK ||
-			   (uint64_t)(max - min) >= 8 * rows + 65536))
+			   (uint64_t)(max - min) >= 4 * rows + 65536))
 		return 1;
 	o = calloc(1, sizeof(*o));
 	if (!o)
@@ -302,7 +303,7 @@ int bk_snap_order_add(struct bk_snap_order *o, sqlite3_int64 rowid,
 	if (rowid < o->min || (uint64_t)(rowid - o->min) >= o->span ||
 	    o->rank[rowid - o->min] == NO_RANK)
 		return bk_errf(err, -EIO,
-			       "the database's table has a row its name index does not (run backupctl check)");
+			       "the database's table has a row its name index does not (the database is damaged: PRAGMA integrity_check says how)");
 	if (len > UINT32_MAX - sizeof(h))
 		return bk_errf(err, -EFBIG, "a resource is too large");
 	h.rank = o->rank[rowid - o->min];
@@ -405,7 +406,7 @@ int bk_snap_order_next(struct bk_snap_order *o, const void **rec,
 	if (o->cur < 0 && o->rank) {
 		if (o->added != o->n)
 			return bk_errf(err, -EIO,
-				       "the database's name index has a row its table does not (run backupctl check)");
+				       "the database's name index has a row its table does not (the database is damaged: PRAGMA integrity_check says how)");
 		free(o->rank);		/* every row is filed */
 		o->rank = NULL;
 	}
