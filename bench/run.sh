@@ -101,8 +101,8 @@ want 8 && make_many
 want 1 && w1_warm
 want 2 && w2_cold
 want 3 || want 11 && w3_upload
-want 4 || want 5 || want 7 || want 11 && w4_backup
-want 6 || want 7 && w6_domain
+want 4 || want 5 || want 11 && w4_backup
+want 6 && w6_domain
 want 7 || want 11 && w7_restore
 want 8 && w8_ls
 want 9 && w9_restic

@@ -80,6 +80,11 @@ static void test_other_store(struct bk_store *a, const char *text)
 	if (ret)
 		fprintf(stderr, "restore: %s\n", e.msg);
 	CHECK_EQ_INT(ret, 0);
+	/* The restore turned foreign keys off for itself, and on again. */
+	CHECK_EQ_INT(sqlite3_exec(bk_store_db(b),
+		"INSERT INTO resources(id, domain, type, name, created_at)"
+		" VALUES('0123', 'no-such-domain', 'keys', 'k', 'now')",
+		NULL, NULL, NULL), SQLITE_CONSTRAINT_FOREIGNKEY);
 	CHECK(!p.backwards && p.calls >= 2 && p.last_done == p.last_total &&
 	      p.last_done == 4 + 3 + 2 + 2 + 1 + 6 + 1 + 4 + 3);
 	CHECK(!strcmp(json_object_get_string(json_object_object_get(report, "source")), "src"));
