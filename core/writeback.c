@@ -1,5 +1,6 @@
 /* writeback.c - the write-ahead log of a long transaction written back
- * to disk while the transaction runs.
+ * to disk while the transaction runs (and the database file while a
+ * checkpoint copies a long log into it: checkpoint.c).
  *
  * A restore writes a million rows in one transaction: the page cache
  * spills its pages into the WAL as it goes, and nothing makes the kernel
@@ -57,17 +58,13 @@ static void *run(void *arg)
 	return NULL;
 }
 
-/* A helper that cannot start only leaves the commit its whole fsync. */
-static struct bk_writeback *start(sqlite3 *db)
+/* A helper that cannot start only leaves the fsync all the work. */
+struct bk_writeback *bk_writeback_start(const char *path)
 {
-	const char *db_path = sqlite3_db_filename(db, "main");
 	struct bk_writeback *w;
 	pthread_condattr_t ca;
-	char path[4096];
 
-	if (!db_path || !*db_path ||
-	    snprintf(path, sizeof(path), "%s-wal", db_path) >=
-	    (int)sizeof(path))
+	if (!path || !*path)
 		return NULL;
 	w = calloc(1, sizeof(*w));
 	if (!w)
@@ -91,8 +88,10 @@ static struct bk_writeback *start(sqlite3 *db)
 	return NULL;
 }
 
-static void stop(struct bk_writeback *w)
+void bk_writeback_stop(struct bk_writeback *w)
 {
+	if (!w)
+		return;
 	pthread_mutex_lock(&w->lock);
 	w->stop = 1;
 	pthread_cond_signal(&w->cond);
@@ -106,10 +105,15 @@ static void stop(struct bk_writeback *w)
 
 void bk_store_writeback(struct bk_store *s, int on)
 {
-	if (on && !s->wb)
-		s->wb = start(s->db);
+	const char *db_path = sqlite3_db_filename(s->db, "main");
+	char path[4096];
+
+	if (on && !s->wb && db_path && *db_path &&
+	    snprintf(path, sizeof(path), "%s-wal", db_path) <
+	    (int)sizeof(path))
+		s->wb = bk_writeback_start(path);
 	else if (!on && s->wb) {
-		stop(s->wb);
+		bk_writeback_stop(s->wb);
 		s->wb = NULL;
 	}
 }
