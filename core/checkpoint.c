@@ -24,16 +24,11 @@
 #include <sqlite3.h>
 
 #include "fault.h"
-#include "store_int.h"
 
 /* A checkpoint once the log holds this many bytes of pages: SQLite's own
  * default (SQLITE_DEFAULT_WAL_AUTOCHECKPOINT, 1,000 pages) at its default
  * page size, 4 KiB; databases made now have larger pages (store.c). */
 #define CKPT_BYTES (1000 * 4096)
-/* A log this long (a restore's) is copied with the database file
- * written back as it goes (writeback.c): the checkpoint's fsync of 600 MB
- * held the next restore 0.3 s. */
-#define WB_BYTES (64 << 20)
 
 struct bk_ckpt {
 	pthread_mutex_t lock;
@@ -42,8 +37,6 @@ struct bk_ckpt {
 	pthread_t thread;
 	struct bk_store *store;		/* the thread's own connection */
 	int pages;			/* CKPT_BYTES in the database's pages */
-	int big;			/* WB_PAGES in them */
-	int log;			/* pages in the log at the last commit */
 	int pending, stop;
 	unsigned long started, finished;	/* runs */
 };
@@ -51,8 +44,6 @@ struct bk_ckpt {
 static void *ckpt_main(void *arg)
 {
 	struct bk_ckpt *c = arg;
-	struct bk_writeback *wb;
-	int big;
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
@@ -62,17 +53,13 @@ static void *ckpt_main(void *arg)
 			break;
 		c->pending = 0;
 		c->started++;
-		big = c->log >= c->big;
 		pthread_mutex_unlock(&c->lock);
-		wb = big ? bk_writeback_start(sqlite3_db_filename(
-				  bk_store_db(c->store), "main")) : NULL;
 		/* Errors are not reported: the commits are on disk already,
 		 * and the next commit (or the last close) tries again. */
 		if (bk_fault("checkpoint.run") == 0)
 			sqlite3_wal_checkpoint_v2(bk_store_db(c->store), NULL,
 						  SQLITE_CHECKPOINT_PASSIVE,
 						  NULL, NULL);
-		bk_writeback_stop(wb);
 		pthread_mutex_lock(&c->lock);
 		c->finished++;
 		pthread_cond_broadcast(&c->idle);
@@ -97,7 +84,6 @@ int bk_ckpt_start(const char *db_path, struct bk_ckpt **out,
 	}
 	sqlite3_wal_autocheckpoint(bk_store_db(c->store), 0);
 	c->pages = CKPT_BYTES / bk_store_page_size(c->store);
-	c->big = WB_BYTES / bk_store_page_size(c->store);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->idle, NULL);
@@ -154,7 +140,6 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	(void)name;
 	if (pages >= c->pages) {
 		pthread_mutex_lock(&c->lock);
-		c->log = pages;
 		c->pending = 1;
 		pthread_cond_signal(&c->cond);
 		pthread_mutex_unlock(&c->lock);

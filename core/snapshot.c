@@ -182,6 +182,7 @@ static int count_rows(struct bk_snap_writer *w, struct bk_err *err)
 	}
 	for (int i = 0; i < 4; i++)
 		w->total += (uint64_t)sqlite3_column_int64(st, i);
+	w->resources = (uint64_t)sqlite3_column_int64(st, 1);
 out:
 	sqlite3_finalize(st);
 	return ret;

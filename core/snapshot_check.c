@@ -292,6 +292,9 @@ int bk_snap_check_resource(struct bk_snap_state *st,
 
 	if (!r->id_len || r->id_len > BK_ID_MAX || strlen(r->id) != r->id_len)
 		return bk_errf(err, -EINVAL, "\"id\" is not a valid id");
+	if (r->domain && strlen(r->domain) != r->domain_len)
+		return bk_errf(err, -EINVAL,
+			       "\"domain\" contains a NUL character");
 	if ((ret = domain_known(st, r->domain, err)))
 		return ret;
 	/* Lengths go to SQLite as they are (bk_snap_res_row): no NUL. */

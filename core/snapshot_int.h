@@ -106,6 +106,7 @@ struct bk_snap_writer {
 	struct bk_snap_out out;
 	uint64_t n[BK_C__COUNT];
 	uint64_t total, done;
+	uint64_t resources;		/* of total */
 	bk_progress_fn progress;
 	void *progress_arg;
 };

@@ -67,7 +67,7 @@ struct bk_snap_order {
 	uint64_t per;			/* ranks of a bucket */
 	int nb;
 	struct bucket *b;
-	size_t mem;			/* bytes of records in memory */
+	size_t mem;			/* bytes of the buckets' buffers */
 	char dir[PATH_MAX];		/* of the temporary file */
 	int fd;				/* -1: nothing spilled */
 	off_t end;
@@ -79,17 +79,21 @@ struct bk_snap_order {
 	uint64_t next, count;		/* in the bucket */
 };
 
-static int64_t scalar(sqlite3 *db, const char *sql, int64_t dflt)
+/* The first column of sql's row into *v (left as it is if NULL): an
+ * SQLite result code. */
+static int scalar(sqlite3 *db, const char *sql, int64_t *v)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t v = dflt;
+	int rc;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_type(st, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(st, 0);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+			*v = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
 	sqlite3_finalize(st);
-	return v;
+	return rc;
 }
 
 /* Gives each rowid of the index's pass its rank. */
@@ -110,7 +114,7 @@ static int rank_rows(struct bk_store *s, const char *domain,
 	sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		id = sqlite3_column_int64(st, 0);
-		if (id < o->min || (uint64_t)(id - o->min) >= o->span ||
+		if (id < o->min || (uint64_t)id - (uint64_t)o->min >= o->span ||
 		    o->rank[id - o->min] != NO_RANK || o->n >= NO_RANK) {
 			sqlite3_finalize(st);
 			return bk_errf(err, -EIO,
@@ -128,11 +132,14 @@ static int rank_rows(struct bk_store *s, const char *domain,
  * and the part of the table ranked. */
 static void size_buckets(sqlite3 *db, struct bk_snap_order *o)
 {
+	int64_t pages = 0, page_size = 4096;
 	double bytes, rows;
 	uint64_t nb;
 
-	bytes = (double)scalar(db, "PRAGMA page_count", 0) *
-		(double)scalar(db, "PRAGMA page_size", 4096);
+	/* An estimate: a failure only makes other buckets. */
+	scalar(db, "PRAGMA page_count", &pages);
+	scalar(db, "PRAGMA page_size", &page_size);
+	bytes = (double)pages * (double)page_size;
 	rows = (double)bk_store_resources_estimate(db);
 	if (rows > (double)o->n)
 		bytes *= (double)o->n / rows;
@@ -156,17 +163,19 @@ int bk_snap_order_open(struct bk_store *s, const char *domain,
 	sqlite3 *db = bk_store_db(s);
 	struct bk_snap_order *o;
 	const char *path, *slash;
-	int64_t min, max;
-	int ret;
+	int64_t min = 1, max = 0;
+	uint64_t span;
+	int rc, ret;
 
 	*out = NULL;
-	min = scalar(db, "SELECT min(rowid) FROM resources", 1);
-	max = scalar(db, "SELECT max(rowid) FROM resources", 0);
+	if ((rc = scalar(db, "SELECT min(rowid) FROM resources", &min)) ||
+	    (rc = scalar(db, "SELECT max(rowid) FROM resources", &max)))
+		return bk_store_sqlerr(s, rc, "cannot read resources", err);
 	/* A rank array must stay small (4 bytes a rowid: at most 16 MiB
 	 * for a million rows): rowids far apart (most rows deleted, or
 	 * rowids set by hand) are left to SQLite's sorter. */
-	if (max >= min && ((uint64_t)(max - min) >= NO_RANK ||
-			   (uint64_t)(max - min) >= 4 * rows + 65536))
+	span = max >= min ? (uint64_t)max - (uint64_t)min + 1 : 0;
+	if (span > NO_RANK || span > 4 * rows + 65536)
 		return 1;
 	o = calloc(1, sizeof(*o));
 	if (!o)
@@ -174,7 +183,7 @@ int bk_snap_order_open(struct bk_store *s, const char *domain,
 	o->fd = -1;
 	o->cur = -1;
 	o->min = min;
-	o->span = max >= min ? (size_t)(max - min) + 1 : 0;
+	o->span = (size_t)span;
 	o->rank = malloc((o->span ? o->span : 1) * sizeof(*o->rank));
 	if (!o->rank) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
@@ -239,11 +248,10 @@ static int write_all(int fd, const char *p, size_t len, off_t off)
 
 	while (len) {
 		n = pwrite(fd, p, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? -errno : -EIO;
 		p += n;
 		len -= (size_t)n;
 		off += n;
@@ -286,10 +294,23 @@ static int spill(struct bk_snap_order *o, struct bk_err *err)
 				       o->dir, strerror(-ret));
 		b->ch[b->nch++] = (struct chunk){ o->end, b->len };
 		o->end += (off_t)b->len;
-		b->len = 0;
+	}
+	for (int k = 0; k < o->nb; k++) {
+		free(o->b[k].p);
+		o->b[k].p = NULL;
+		o->b[k].len = o->b[k].cap = 0;
 	}
 	o->mem = 0;
 	return 0;
+}
+
+/* A bucket's buffer of cap bytes holding len, grown for need more. */
+static size_t grown(size_t cap, size_t len, size_t need)
+{
+	cap = cap ? 2 * cap : 1024;
+	while (cap - len < need)
+		cap *= 2;
+	return cap;
 }
 
 int bk_snap_order_add(struct bk_snap_order *o, sqlite3_int64 rowid,
@@ -300,7 +321,8 @@ int bk_snap_order_add(struct bk_snap_order *o, sqlite3_int64 rowid,
 	size_t need;
 	int ret;
 
-	if (rowid < o->min || (uint64_t)(rowid - o->min) >= o->span ||
+	if (rowid < o->min ||
+	    (uint64_t)rowid - (uint64_t)o->min >= o->span ||
 	    o->rank[rowid - o->min] == NO_RANK)
 		return bk_errf(err, -EIO,
 			       "the database's table has a row its name index does not (the database is damaged: PRAGMA integrity_check says how)");
@@ -310,26 +332,29 @@ int bk_snap_order_add(struct bk_snap_order *o, sqlite3_int64 rowid,
 	h.len = (uint32_t)len;
 	o->rank[rowid - o->min] = NO_RANK;	/* a second time: an error */
 	need = sizeof(h) + len;
-	if (o->mem && o->mem + need > bk_snap_order_spill_bytes &&
-	    (ret = spill(o, err)) != 0)
-		return ret;
 	b = &o->b[h.rank / o->per];
 	if (b->cap - b->len < need) {
-		size_t cap = b->cap ? 2 * b->cap : 4096;
+		size_t cap = grown(b->cap, b->len, need);
 		char *p;
 
-		while (cap - b->len < need)
-			cap *= 2;
+		/* The buffers' sizes count, not only what they hold: 4,096
+		 * buckets of a few KiB each are memory too. */
+		if (o->mem && o->mem + (cap - b->cap) > bk_snap_order_spill_bytes) {
+			ret = spill(o, err);
+			if (ret)
+				return ret;
+			cap = grown(0, 0, need);
+		}
 		p = realloc(b->p, cap);
 		if (!p)
 			return bk_errf(err, -ENOMEM, "out of memory");
+		o->mem += cap - b->cap;
 		b->p = p;
 		b->cap = cap;
 	}
 	memcpy(b->p + b->len, &h, sizeof(h));
 	*rec = b->p + b->len + sizeof(h);
 	b->len += need;
-	o->mem += need;
 	o->added++;
 	return 0;
 }
@@ -382,6 +407,9 @@ static int load(struct bk_snap_order *o, int k, struct bk_err *err)
 	for (uint64_t i = 0; i < o->count; i++)
 		o->slot[i] = NO_SLOT;
 	for (off = 0; off < total; off += sizeof(h) + h.len) {
+		if (total - off < sizeof(h))
+			return bk_errf(err, -EIO,
+				       "the rows put in order came back damaged");
 		memcpy(&h, o->data + off, sizeof(h));
 		if (h.rank < first || h.rank - first >= o->count ||
 		    o->slot[h.rank - first] != NO_SLOT ||

@@ -397,6 +397,23 @@ static void put_cols(char *dst, const void *const v[NCOLS],
 	}
 }
 
+/* Whether h's lengths and type are those of a record of size bytes of
+ * columns (a record read back from the temporary file). */
+static int rec_fits(const struct rec *h, size_t size)
+{
+	size_t need = 0;
+
+	if (h->ti < BK_C_TYPES || h->ti >= BK_C_MEMBERS)
+		return 0;
+	for (int i = 0; i < NCOLS; i++) {
+		if (h->len[i] < -1 || (i == C_VERSION && h->len[i]))
+			return 0;
+		if (i != C_VERSION && h->len[i] >= 0)
+			need += (size_t)h->len[i] + 1;
+	}
+	return need == size;
+}
+
 /* r for h's row, its columns at off in the batch's cols. */
 static void row_of(struct row *r, const struct rec *h, size_t off)
 {
@@ -444,6 +461,9 @@ static int next_row(struct bk_snap_writer *w, struct src *src,
 				       "a row put in order came back damaged");
 		memcpy(&h, rec, sizeof(h));
 		size -= sizeof(h);
+		if (!rec_fits(&h, size))
+			return bk_errf(err, -EIO,
+				       "a row put in order came back damaged");
 	}
 	if (buf_reserve(&b->cols, size))
 		return bk_errf(err, -ENOMEM, "out of memory");
@@ -637,7 +657,7 @@ static int file_rows(struct bk_snap_writer *w, struct bk_snap_order *o,
 	sqlite3_stmt *st = NULL;
 	struct rec h;
 	size_t size;
-	char *dst;
+	void *dst;
 	int rc, ret = 0;
 
 	rc = sqlite3_prepare_v2(bk_store_db(w->s), scan_sql[w->domain != NULL],
@@ -651,12 +671,11 @@ static int file_rows(struct bk_snap_writer *w, struct bk_snap_order *o,
 		ret = view_row(st, 1, v, &h, &size, err);
 		if (!ret)
 			ret = bk_snap_order_add(o, sqlite3_column_int64(st, 0),
-						sizeof(h) + size,
-						(void **)&dst, err);
+						sizeof(h) + size, &dst, err);
 		if (ret)
 			break;
 		memcpy(dst, &h, sizeof(h));
-		put_cols(dst + sizeof(h), v, &h);
+		put_cols((char *)dst + sizeof(h), v, &h);
 	}
 	if (!ret && rc != SQLITE_DONE)
 		ret = bk_store_sqlerr(w->s, rc, "cannot read resources", err);
@@ -679,8 +698,9 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err)
 	 * its rows put in the index's order by rank (snapshot_order.c);
 	 * SQLite's sorter, with two helper threads, is left for rowids too
 	 * far apart for a rank array. */
-	if (!w->filtered && bk_snap_rows_scattered(w->s, w->domain, w->total)) {
-		ret = bk_snap_order_open(w->s, w->domain, w->total, &src.o,
+	if (!w->filtered &&
+	    bk_snap_rows_scattered(w->s, w->domain, w->resources)) {
+		ret = bk_snap_order_open(w->s, w->domain, w->resources, &src.o,
 					 err);
 		if (ret == 0)
 			ret = file_rows(w, src.o, err);

@@ -59,10 +59,6 @@ struct bk_store {
  * long transaction makes them, not all at its commit.  Off before
  * bk_store_close. */
 void bk_store_writeback(struct bk_store *s, int on);
-/* The same for any file, until stopped: NULL if it cannot start (then
- * the fsync does it all).  bk_writeback_stop(NULL) does nothing. */
-struct bk_writeback *bk_writeback_start(const char *path);
-void bk_writeback_stop(struct bk_writeback *w);
 
 /* The cached statement id, reset and with its bindings cleared
  * (borrowed: valid until bk_store_close).  Statements are never held

@@ -1,6 +1,5 @@
 /* writeback.c - the write-ahead log of a long transaction written back
- * to disk while the transaction runs (and the database file while a
- * checkpoint copies a long log into it: checkpoint.c).
+ * to disk while the transaction runs.
  *
  * A restore writes a million rows in one transaction: the page cache
  * spills its pages into the WAL as it goes, and nothing makes the kernel
@@ -13,6 +12,12 @@
  * wait for it), so that the disk works while the rows are made and the
  * commit's fsync finds little left.  Nothing about durability changes:
  * the commit still syncs the WAL (synchronous=FULL).
+ *
+ * The WAL only: SQLite takes no POSIX lock on it.  A descriptor of the
+ * database file itself must never be opened and closed here: closing any
+ * descriptor of a file drops every fcntl lock the process holds on it,
+ * SQLite's included (its "How To Corrupt" page, 2.2).  So the database
+ * file is not written back this way during checkpoints.
  */
 #include "store_int.h"
 
@@ -59,7 +64,7 @@ static void *run(void *arg)
 }
 
 /* A helper that cannot start only leaves the fsync all the work. */
-struct bk_writeback *bk_writeback_start(const char *path)
+static struct bk_writeback *start(const char *path)
 {
 	struct bk_writeback *w;
 	pthread_condattr_t ca;
@@ -88,10 +93,8 @@ struct bk_writeback *bk_writeback_start(const char *path)
 	return NULL;
 }
 
-void bk_writeback_stop(struct bk_writeback *w)
+static void stop(struct bk_writeback *w)
 {
-	if (!w)
-		return;
 	pthread_mutex_lock(&w->lock);
 	w->stop = 1;
 	pthread_cond_signal(&w->cond);
@@ -105,15 +108,18 @@ void bk_writeback_stop(struct bk_writeback *w)
 
 void bk_store_writeback(struct bk_store *s, int on)
 {
-	const char *db_path = sqlite3_db_filename(s->db, "main");
+	const char *db_path;
 	char path[4096];
 
-	if (on && !s->wb && db_path && *db_path &&
-	    snprintf(path, sizeof(path), "%s-wal", db_path) <
-	    (int)sizeof(path))
-		s->wb = bk_writeback_start(path);
-	else if (!on && s->wb) {
-		bk_writeback_stop(s->wb);
+	if (!on && s->wb) {
+		stop(s->wb);
 		s->wb = NULL;
 	}
+	if (!on || s->wb || !s->db)
+		return;
+	db_path = sqlite3_db_filename(s->db, "main");
+	if (db_path && *db_path &&
+	    snprintf(path, sizeof(path), "%s-wal", db_path) <
+	    (int)sizeof(path))
+		s->wb = start(path);
 }

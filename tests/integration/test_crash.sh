@@ -121,7 +121,8 @@ bk_umount "$M"
 # their names' are put in order through an unnamed file in the state
 # directory (core/snapshot_order.c), here 60,000 keys made in a shuffled
 # order.  No room for it fails the backup with the reason and leaves
-# nothing; a crash in the middle leaves no file (it never had a name).
+# nothing; a crash in the middle leaves the state as crashed checks it
+# (the file never had a name: nothing to see of it).
 S=$BK_TMP/state2
 "$BACKUPCTL" init "$S" >/dev/null
 seq 1 60000 | shuf --random-source=<(yes) |
@@ -141,7 +142,6 @@ bk_umount "$M"
 crash_mount snapshot.order.write
 echo '{}' > "$M/system/backups/create"
 crashed "killed while writing the temporary file"
-assert_eq "$(ls -A "$S" | grep -c '^\.order-' || true)" "0" "no temporary file left"
 echo '{"description":"room again"}' > "$M/system/backups/create"
 assert_ok "$BACKUPCTL" wait "$M"
 again=$(readlink "$M/system/backups/latest")

@@ -235,6 +235,11 @@ static void test_conflict(struct bk_store *c, struct bk_rot *rot,
 	CHECK(unchanged(c, before));
 	CHECK_EQ_INT(temp_tables(c), 0);
 	CHECK(sqlite3_get_autocommit(bk_store_db(c)));
+	/* A restore that failed turned foreign keys on again too. */
+	CHECK_EQ_INT(sqlite3_exec(bk_store_db(c),
+		"INSERT INTO resources(id, domain, type, name, created_at)"
+		" VALUES('0123', 'no-such-domain', 'keys', 'k', 'now')",
+		NULL, NULL, NULL), SQLITE_CONSTRAINT_FOREIGNKEY);
 	free(before);
 	free(id);
 }

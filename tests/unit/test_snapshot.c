@@ -405,18 +405,20 @@ static void test_roundtrip(void)
 		      strstr(e.msg, " twice") != NULL);
 		free(t);
 	}
-	/* A NUL in a resource's type or time (json-c reads \u0000, the
-	 * fast parser refuses it): refused with the reason, never stored
-	 * cut short or whole. */
+	/* A NUL in a resource's type, time or domain (json-c reads
+	 * \u0000, the fast parser refuses it): refused with the reason by
+	 * the check every restore runs on each line before it is used. */
 	{
 		static const char *const subs[][3] = {
 			{ "\"type\":\"keys\"", "\"type\":\"keys\\u0000x\"",
 			  "is not a resource type" },
 			{ "\"createdAt\":\"", "\"createdAt\":\"\\u0000",
 			  "contains a NUL" },
+			{ "\"domain\":\"", "\"domain\":\"\\u0000",
+			  "contains a NUL" },
 		};
 
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < 3; i++) {
 			const char *res = strstr(m.buf, "{\"t\":\"resource\"");
 			const char *q = res ? strstr(res, subs[i][0]) : NULL;
 			char *t = malloc(strlen(m.buf) + 32);
