@@ -31,6 +31,26 @@ now_us() {
 	echo "${EPOCHREALTIME/./}"
 }
 
+# cores_free: how much of a second core the host gives now: the time of
+# two busy loops at once over the time of one (1.00: two whole cores;
+# 2.00: one).  Our backups and restores use two threads, the baselines
+# of 4 one; on this kind of shared machine the second core came and went
+# (1.7 at times), which moved 4 and 7 more than any change.
+spin() {
+	local i
+	for ((i = 0; i < 300000; i++)); do :; done
+}
+cores_free() {
+	local t0 t1 t2
+	t0=$(now_us)
+	spin
+	t1=$(now_us)
+	spin & spin & wait
+	t2=$(now_us)
+	awk -v a="$((t1 - t0))" -v b="$((t2 - t1))" \
+		'BEGIN { printf "%.2f", b / a }'
+}
+
 # timed VAR CMD...: runs CMD (argv), its wall time in seconds into VAR.
 timed() {
 	local __var=$1 t0 t1

@@ -92,7 +92,7 @@ chmod 600 "$DIR/pass"
 . "$ROOT/bench/data.sh"
 . "$ROOT/bench/workloads.sh"
 
-echo "bench: $(date -u '+%F %T UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), data in $DIR"
+echo "bench: $(date -u '+%F %T UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), two busy loops at once $(cores_free) x one, data in $DIR"
 t_start=$SECONDS
 want 1 || want 2 || want 3 || want 9 || want 11 && make_arch
 want 4 || want 5 || want 6 || want 7 || want 10 || want 11 && make_big
@@ -110,5 +110,5 @@ want 10 && w10_status
 want 11 && w11_report
 
 echo
-echo "bench: $((SECONDS - t_start)) s, load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "bench: $((SECONDS - t_start)) s, load $(cut -d' ' -f1-3 /proc/loadavg), two busy loops at once $(cores_free) x one, at the end"
 print_table

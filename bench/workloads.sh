@@ -129,7 +129,8 @@ w4_backup() {
 	done
 	rm -rf "$W/restic-db"
 	HWM4=$(hwm_mib "$W/mbig")
-	log "4: backups ${ours[*]} s; baselines ${base[*]} s"
+	log "4: backups ${ours[*]} s; baselines ${base[*]} s;" \
+	    "two busy loops at once $(cores_free) x one"
 	o=$(median "${ours[@]}")
 	b=$(median "${base[@]}")
 	r=$(median "${rest[@]}")
@@ -234,7 +235,8 @@ w7_restore() {
 	done
 	rm -f "$W/dom.backup"
 	log "7: system backups ${bsys[*]} s, their restores ${sys[*]} s;" \
-	    "domain backups ${bdom[*]} s, their restores ${doms[*]} s"
+	    "domain backups ${bdom[*]} s, their restores ${doms[*]} s;" \
+	    "two busy loops at once $(cores_free) x one"
 	o=$(median "${sys[@]}")
 	b=$(median "${bsys[@]}")
 	row 7a "system restore, $KEYS keys (vs its backup)" \
