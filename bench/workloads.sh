@@ -196,6 +196,13 @@ restore_now() {
 # 4 and 6, measured a minute before, let the host's drift decide: the
 # same restores took 3.1 s in one run and 4.9 s in the next, every phase
 # of them 1.5 times slower, the backups before them unchanged.
+# The system restore goes first, the domain restore after the steps it
+# needs (a new domain, the key's and the archive's uploads): run right
+# after the domain restore, the system restore began by waiting 0.4 to
+# 0.6 s for the daemon to checkpoint the domain restore's 300 MB log
+# (bk_ckpt_drain, core/restore.c) - the other restore's cost, not its
+# own.  Each restore is timed as a user would time it on its own, from
+# the request to Completed, with the setup before it done.
 w7_restore() {
 	local o d bs bd i kid dom sid did m=$W/mbig
 	local sys=() doms=() bsys=() bdom=()
@@ -215,17 +222,17 @@ w7_restore() {
 		rm -f "$W/big.backupkey" "$W/dom.backup"
 		cp "$m/domains/big/backupkeys/$kid/$kid.backupkey" "$W/big.backupkey"
 		cp "$m/domains/big/backups/$did/$did.backup" "$W/dom.backup"
+		hwm_reset "$m"
+		sync
+		timed o restore_now "$m/system/backups/$sid"
 		dom=r$i-$RANDOM
 		"$BACKUPCTL" --state "$BIG" domain create "$dom" > /dev/null
 		# not measured: the key upload's scrypt (128 MiB) nor the
 		# archive's upload (workload 3)
 		cp "$W/big.backupkey" "$m/domains/$dom/backupkeys/upload/"
 		cp "$W/dom.backup" "$m/domains/$dom/backups/upload/"
-		hwm_reset "$m"
 		sync
 		timed d restore_now "$m/domains/$dom/backups/$did"
-		sync
-		timed o restore_now "$m/system/backups/$sid"
 		HWM7=$(awk -v a="$HWM7" -v b="$(hwm_mib "$m")" \
 			'BEGIN { print (b > a ? b : a) }')
 		sys+=("$o")

@@ -125,6 +125,13 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err);
 int bk_snap_rows_scattered(struct bk_store *s, const char *domain,
 			   uint64_t rows);
 
+/* ---- snapshot.c ---- */
+
+/* What PRAGMA foreign_key_check proves of the resources, memberships
+ * and key links: 0, -EIO if a row names a domain that does not exist,
+ * or another negative errno. */
+int bk_snap_fk_check(struct bk_store *s, struct bk_err *err);
+
 /* ---- snapshot_order.c: rows put in their names' order by rank ---- */
 
 struct bk_snap_order;

@@ -12,6 +12,7 @@
 #include "check.h"
 #include "core/crypto.h"
 #include "core/snapshot.h"
+#include "core/snapshot_int.h"
 #include "core/store.h"
 #include "hsm/rot.h"
 #include "testutil.h"
@@ -20,6 +21,7 @@ static char dir[] = "/tmp/bk-test-snap-XXXXXX";
 static const char *const tmp_files[] = {
 	"a.key", "a.db", "a.db-wal", "a.db-shm", "b.key", "b.db",
 	"b.db-wal", "b.db-shm", "c.key", "c.db", "c.db-wal", "c.db-shm",
+	"d.key", "d.db", "d.db-wal", "d.db-shm",
 };
 
 static int check_text(const char *text, size_t chunk, struct bk_err *e)
@@ -623,6 +625,58 @@ static void test_concurrent_writer(void)
 	bk_rot_free(rot);
 }
 
+/* bk_snap_fk_check, the system restore's last check before its commit
+ * (foreign keys are off in its transaction): a resource naming a missing
+ * domain, sorting before, between or after the domains there are, or
+ * naming one as a blob, a membership or a key link naming one - each is
+ * found; rows that all name theirs pass. */
+static void test_fk_check(void)
+{
+	static const char *const dangling[] = {
+		"INSERT INTO resources(id, domain, type, name, created_at)"
+		" VALUES('x', '', 'keys', 'k', 'now')",
+		"INSERT INTO resources(id, domain, type, name, created_at)"
+		" VALUES('x', 'gone', 'keys', 'k', 'now')",
+		"INSERT INTO resources(id, domain, type, name, created_at)"
+		" VALUES('x', 'zz', 'keys', 'k', 'now')",
+		"INSERT INTO resources(id, domain, type, name, created_at)"
+		" VALUES('x', x'6d6d', 'keys', 'k', 'now')",
+		"INSERT INTO members(domain, group_name, user_name)"
+		" VALUES('gone', 'g', 'u')",
+		"INSERT INTO key_links(domain, policy_name, key_name)"
+		" VALUES('gone', 'p', 'k')",
+	};
+	static const char *const domains[] = { "a", "mm", "z" };
+	struct bk_rot *rot = NULL;
+	struct bk_store *c = tu_open_store(dir, "d", &rot);
+	struct bk_err e = { 0 };
+
+	CHECK_EQ_INT(bk_snap_fk_check(c, &e), 0);	/* no rows at all */
+	for (size_t i = 0; i < 3; i++) {
+		CHECK_EQ_INT(bk_domain_add(c, domains[i], NULL, &e), 0);
+		for (int k = 0; k < 3; k++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "k%d", k);
+			tu_add(c, rot, domains[i], "keys", name, NULL);
+		}
+	}
+	CHECK_EQ_INT(bk_store_exec(c, "PRAGMA foreign_keys=OFF", &e), 0);
+	CHECK_EQ_INT(bk_snap_fk_check(c, &e), 0);
+	for (size_t i = 0; i < sizeof(dangling) / sizeof(dangling[0]); i++) {
+		bk_err_clear(&e);
+		CHECK_EQ_INT(bk_store_exec(c, "BEGIN", &e), 0);
+		CHECK_EQ_INT(bk_store_exec(c, dangling[i], &e), 0);
+		CHECK_EQ_INT(bk_snap_fk_check(c, &e), -EIO);
+		CHECK(!strcmp(e.msg, "a restored row refers to a domain that does not exist"));
+		CHECK_EQ_INT(bk_store_exec(c, "ROLLBACK", &e), 0);
+	}
+	bk_err_clear(&e);
+	CHECK_EQ_INT(bk_snap_fk_check(c, &e), 0);
+	bk_store_close(c);
+	bk_rot_free(rot);
+}
+
 int main(void)
 {
 	CHECK_EQ_INT(bk_crypto_init(), 0);
@@ -632,6 +686,7 @@ int main(void)
 	}
 	test_roundtrip();
 	test_concurrent_writer();
+	test_fk_check();
 	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
 	return check_done("test_snapshot");
 }
