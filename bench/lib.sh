@@ -136,6 +136,11 @@ hwm_mib() {
 		"/proc/$(daemon_pid "$1")/status"
 }
 
+# hwm_max MIB MNT: the larger of MIB and MNT's daemon's peak.
+hwm_max() {
+	awk -v a="$1" -v b="$(hwm_mib "$2")" 'BEGIN { print (b > a ? b : a) }'
+}
+
 bench_cleanup() {
 	local rc=$? i
 	set +e

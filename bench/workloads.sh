@@ -199,7 +199,7 @@ restore_now() {
 # The system restore goes first, the domain restore after the steps it
 # needs (a new domain, the key's and the archive's uploads): run right
 # after the domain restore, the system restore began by waiting 0.4 to
-# 0.6 s for the daemon to checkpoint the domain restore's 300 MB log
+# 0.8 s for the daemon to checkpoint the domain restore's 300 MB log
 # (bk_ckpt_drain, core/restore.c) - the other restore's cost, not its
 # own.  Each restore is timed as a user would time it on its own, from
 # the request to Completed, with the setup before it done.
@@ -225,8 +225,7 @@ w7_restore() {
 		hwm_reset "$m"
 		sync
 		timed o restore_now "$m/system/backups/$sid"
-		HWM7=$(awk -v a="$HWM7" -v b="$(hwm_mib "$m")" \
-			'BEGIN { print (b > a ? b : a) }')
+		HWM7=$(hwm_max "$HWM7" "$m")
 		dom=r$i-$RANDOM
 		"$BACKUPCTL" --state "$BIG" domain create "$dom" > /dev/null
 		# not measured, in time or memory: the key upload's scrypt
@@ -236,8 +235,7 @@ w7_restore() {
 		hwm_reset "$m"
 		sync
 		timed d restore_now "$m/domains/$dom/backups/$did"
-		HWM7=$(awk -v a="$HWM7" -v b="$(hwm_mib "$m")" \
-			'BEGIN { print (b > a ? b : a) }')
+		HWM7=$(hwm_max "$HWM7" "$m")
 		sys+=("$o")
 		doms+=("$d")
 		bsys+=("$bs")

@@ -552,20 +552,40 @@ void bk_snap_bulk(struct bk_store *s, int on)
 	bk_store_writeback(s, on);
 }
 
-/* 1 if sql (a PRAGMA foreign_key_check or a query, bound to v if not
- * NULL) finds a row, 0 if not, or an error. */
-static int any_row(struct bk_store *s, const char *sql, sqlite3_value *v,
-		   struct bk_err *err)
+/* 1 if pragma (a PRAGMA foreign_key_check) finds a row, 0 if not, or
+ * an error. */
+static int fk_dangling(struct bk_store *s, const char *pragma,
+		       struct bk_err *err)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(bk_store_db(s), sql, -1, &st, NULL);
-	if (rc == SQLITE_OK && v)
-		rc = sqlite3_bind_value(st, 1, v);
+	rc = sqlite3_prepare_v2(bk_store_db(s), pragma, -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return bk_store_sqlerr(s, rc, "cannot check the restored rows",
+				       err);
+	return rc == SQLITE_ROW;
+}
+
+/* 1 if the domains table holds v, 0 if not, or an error.  v as it is,
+ * not as text: a blob never equals a domain's name, as for
+ * foreign_key_check (bk_domain_exists takes text). */
+static int domain_holds(struct bk_store *s, sqlite3_value *v,
+			struct bk_err *err)
+{
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	ret = bk_store_stmt(s, BK_ST_DOMAIN_EXISTS, &st, err);
+	if (ret)
+		return ret;
+	rc = sqlite3_bind_value(st, 1, v);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return bk_store_sqlerr(s, rc, "cannot check the restored rows",
 				       err);
@@ -616,17 +636,16 @@ int bk_snap_fk_check(struct bk_store *s, struct bk_err *err)
 	sqlite3_value *at = NULL;
 	int ret;
 
-	ret = any_row(s, "PRAGMA foreign_key_check(members)", NULL, err);
+	ret = fk_dangling(s, "PRAGMA foreign_key_check(members)", err);
 	if (!ret)
-		ret = any_row(s, "PRAGMA foreign_key_check(key_links)", NULL,
-			      err);
+		ret = fk_dangling(s, "PRAGMA foreign_key_check(key_links)",
+				  err);
 	if (ret)
 		return ret < 0 ? ret : no_domain(err);
 	do {
 		ret = next_domain(s, &at, err);
 		if (!ret && at) {
-			ret = any_row(s, "SELECT 1 FROM domains WHERE name = ?1",
-				      at, err);
+			ret = domain_holds(s, at, err);
 			ret = ret < 0 ? ret : ret ? 0 : no_domain(err);
 		}
 	} while (!ret && at);
