@@ -552,18 +552,13 @@ void bk_snap_bulk(struct bk_store *s, int on)
 	bk_store_writeback(s, on);
 }
 
-/* 1 if pragma (a PRAGMA foreign_key_check) finds a row, 0 if not, or
- * an error. */
-static int fk_dangling(struct bk_store *s, const char *pragma,
-		       struct bk_err *err)
+/* Steps st unless rc (how preparing or binding it went) is an error: 1
+ * if it gives a row, 0 if not, or an error. */
+static int has_row(struct bk_store *s, sqlite3_stmt *st, int rc,
+		   struct bk_err *err)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sqlite3_prepare_v2(bk_store_db(s), pragma, -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return bk_store_sqlerr(s, rc, "cannot check the restored rows",
 				       err);
@@ -577,19 +572,28 @@ static int domain_holds(struct bk_store *s, sqlite3_value *v,
 			struct bk_err *err)
 {
 	sqlite3_stmt *st;
-	int rc, ret;
+	int ret;
 
 	ret = bk_store_stmt(s, BK_ST_DOMAIN_EXISTS, &st, err);
 	if (ret)
 		return ret;
-	rc = sqlite3_bind_value(st, 1, v);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
+	ret = has_row(s, st, sqlite3_bind_value(st, 1, v), err);
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return bk_store_sqlerr(s, rc, "cannot check the restored rows",
-				       err);
-	return rc == SQLITE_ROW;
+	return ret;
+}
+
+/* 1 if pragma (a PRAGMA foreign_key_check) finds a row, 0 if not, or
+ * an error. */
+static int fk_dangling(struct bk_store *s, const char *pragma,
+		       struct bk_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ret;
+
+	rc = sqlite3_prepare_v2(bk_store_db(s), pragma, -1, &st, NULL);
+	ret = has_row(s, st, rc, err);
+	sqlite3_finalize(st);
+	return ret;
 }
 
 /* The resources' first domain after *at (NULL: the first), into *at
