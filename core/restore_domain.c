@@ -724,7 +724,7 @@ int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 	    (ret = resolve_ids(r, ids, err)))
 		goto out;
 	ret = bk_snapshot_read_wrapped(source, arg, rot, target, r->known,
-				       on_row, r,
+				       on_row, NULL, r,
 				       NULL, progress, progress_arg, err);
 	if (!ret && r->failed)
 		ret = conflict_error(r, err);

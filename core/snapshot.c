@@ -482,11 +482,39 @@ int bk_snapshot_insert_row(struct bk_store *s, struct bk_rot *rot,
 	return ret;
 }
 
+/* A system restore's resources go in BK_SNAP_BATCH_ROWS at a time
+ * (bk_res_bulk): the batches bk_snapshot_read_wrapped hands over. */
+_Static_assert(BK_RES_BULK >= BK_SNAP_BATCH_ROWS,
+	       "a batch of the payload's rows fits in one bulk insert");
+
 struct restore {
 	struct bk_store *s;
-	struct bk_rot *rot;
+	struct bk_res_bulk bulk;
+	long line[BK_RES_BULK];		/* the payload line of each held row */
 	uint64_t rows;
 };
+
+/* The words for a resource row the emptied tables refused. */
+static int refused(const struct bk_res_row *rr, int ret, struct bk_err *err)
+{
+	if (ret != -EEXIST)
+		return ret;
+	return bk_errf(err, ret,
+		       "the payload holds %s '%s' version %lld in domain %s twice (already exists)",
+		       rr->type, rr->name, rr->version, rr->domain);
+}
+
+static int restore_flush(void *arg, long *lineno, struct bk_err *err)
+{
+	struct restore *r = arg;
+	int failed = 0, ret;
+
+	ret = bk_res_bulk_flush(&r->bulk, &failed, err);
+	if (!ret)
+		return 0;
+	*lineno = r->line[failed];
+	return refused(&r->bulk.row[failed], ret, err);
+}
 
 static int restore_row(void *arg, const struct bk_snap_row *line,
 		       struct bk_err *err)
@@ -494,8 +522,19 @@ static int restore_row(void *arg, const struct bk_snap_row *line,
 	struct restore *r = arg;
 	json_object *row = line->o;
 	const char *t = line->t, *scope;
+	struct bk_res_row rr;
 	int ret;
 
+	if (line->res) {	/* its material is wrapped already */
+		bk_snap_res_row(line->res, line->res->id, line->res->domain,
+				&rr);
+		rr.wrapped = line->material;
+		rr.wrapped_len = line->material_len;
+		r->line[r->bulk.n] = line->lineno;
+		ret = bk_res_bulk_add(&r->bulk, &rr, err);
+		r->rows += !ret;
+		return ret;
+	}
 	if (!strcmp(t, "head")) {
 		scope = bk_snap_str(row, "scope");
 		if (strcmp(scope, "system"))
@@ -518,11 +557,6 @@ static int restore_row(void *arg, const struct bk_snap_row *line,
 	if (!strcmp(t, "audit"))	/* added if missing, not counted */
 		return bk_audit_snap_insert(r->s, row, err);
 	ret = bk_snapshot_insert_row(r->s, NULL, line, err);
-	if (ret == -EEXIST && line->res)	/* the tables were emptied */
-		return bk_errf(err, ret,
-			       "the payload holds %s '%s' version %lld in domain %s twice (already exists)",
-			       line->res->type, line->res->name,
-			       line->res->version, line->res->domain);
 	if (ret)
 		return ret;
 	r->rows++;
@@ -705,14 +739,18 @@ int bk_snapshot_restore_system(struct bk_store *s, struct bk_rot *rot,
 			       json_object *report, bk_progress_fn progress,
 			       void *progress_arg, struct bk_err *err)
 {
-	struct restore r = { .s = s, .rot = rot };
-	json_object *counts = NULL;
+	struct restore *r = calloc(1, sizeof(*r));
+	json_object *counts = json_object_new_object();
 	struct bk_tx tx;
 	int ret, fk_off;
 
-	counts = json_object_new_object();
-	if (!counts)
+	if (!r || !counts) {
+		free(r);
+		json_object_put(counts);
 		return bk_errf(err, -ENOMEM, "out of memory");
+	}
+	r->s = s;
+	bk_res_bulk_init(&r->bulk, s);
 	/* Foreign keys off for this transaction (a no-op inside an outer
 	 * one): with them on, SQLite deletes a million resources one by one
 	 * (8 s) instead of dropping their pages (0.8 s).  Nothing can
@@ -742,7 +780,8 @@ int bk_snapshot_restore_system(struct bk_store *s, struct bk_rot *rot,
 			    BK_RES_ID_INDEX_DROP, err);
 	if (!ret)
 		ret = bk_snapshot_read_wrapped(source, arg, rot, NULL, NULL,
-					       restore_row, &r, counts,
+					       restore_row, restore_flush, r,
+					       counts,
 					       progress, progress_arg, err);
 	if (!ret)
 		ret = index_again(s, err);
@@ -765,5 +804,7 @@ out:
 	if (fk_off)
 		bk_store_exec(s, "PRAGMA foreign_keys=ON", NULL);
 	json_object_put(counts);
+	bk_res_bulk_free(&r->bulk);
+	free(r);
 	return ret;
 }

@@ -70,11 +70,20 @@ struct bk_snap_row {
 	 * bk_idset_find says of its id, asked by the reading thread; else
 	 * 0, BK_IDSET_UNKNOWN (core/restore_ids.h). */
 	int id_known;
+	long lineno;			/* its line in the payload */
 };
 
 /* A non-zero return stops the read and is returned. */
 typedef int (*bk_row_fn)(void *arg, const struct bk_snap_row *row,
 			 struct bk_err *err);
+/* A call-back may keep the resource rows it is given, and write them
+ * when this is called: before each row that is not a resource, and at
+ * the end of each batch of at most BK_SNAP_BATCH_ROWS rows, before the
+ * rows' memory is used again.  An
+ * error stops the read; *lineno is then the line of the row that
+ * failed (it starts at 0: none). */
+#define BK_SNAP_BATCH_ROWS 256
+typedef int (*bk_flush_fn)(void *arg, long *lineno, struct bk_err *err);
 
 /* Reads a payload with a bounded line buffer (lines of at most 16 MiB),
  * checks every line as bk_snapshot_check does, and calls cb (may be NULL)
@@ -92,11 +101,12 @@ int bk_snapshot_read(bk_source_fn source, void *arg, bk_row_fn cb,
  * domain is NULL by the key of each row's own "domain" (bk_rot_for).
  * With ids (resolved, may be NULL), the reading thread also looks up
  * each resource's id in it (the row's id_known): a domain restore's
- * inserting thread is the busy one. */
+ * inserting thread is the busy one.  flush (may be NULL) is called with
+ * cb_arg as bk_flush_fn says. */
 int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 			     struct bk_rot *rot, const char *domain,
 			     const struct bk_idset *ids,
-			     bk_row_fn cb, void *cb_arg,
+			     bk_row_fn cb, bk_flush_fn flush, void *cb_arg,
 			     json_object *counts, bk_progress_fn progress,
 			     void *progress_arg, struct bk_err *err);
 

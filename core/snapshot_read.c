@@ -137,7 +137,7 @@ static int reader_next(struct reader *r, char **line, size_t *len,
  * thread as soon as it is checked; the decoded (or wrapped) bytes travel
  * with the line and are wiped before they are freed.  Without a call-back (bk_snapshot_check), or if the thread
  * cannot start, one thread does both, batch by batch. */
-#define PIPE_ITEMS 256
+#define PIPE_ITEMS BK_SNAP_BATCH_ROWS
 #define PIPE_BYTES (1024 * 1024)
 #define PIPE_BATCHES 4
 /* A batch's resource lines, unescaped by bk_snap_res_parse: the batch
@@ -319,9 +319,25 @@ static void *producer(void *arg)
 }
 
 /* Hands b's lines to cb in order; 0, or the error (in err). */
+/* flush's error, in words with the line it names. */
+static int flushed(bk_flush_fn flush, void *cb_arg, struct bk_err *err)
+{
+	struct bk_err e = { 0 };
+	long lineno = 0;
+	int ret;
+
+	ret = flush(cb_arg, &lineno, &e);
+	if (ret && lineno)
+		bk_errf(err, ret, "payload line %ld: %s", lineno,
+			e.msg[0] ? e.msg : "refused");
+	else if (ret)
+		bk_errf(err, ret, "%s", e.msg[0] ? e.msg : "refused");
+	return ret;
+}
+
 static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
-		   void *cb_arg, bk_progress_fn progress, void *progress_arg,
-		   uint64_t *rows, struct bk_err *err)
+		   bk_flush_fn flush, void *cb_arg, bk_progress_fn progress,
+		   void *progress_arg, uint64_t *rows, struct bk_err *err)
 {
 	struct bk_err e = { 0 };
 	int ret = 0;
@@ -331,6 +347,8 @@ static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
 
 		if (!strcmp(it->t, "end"))
 			p->end_consumed = 1;
+		if (!ret && cb && flush && !it->is_res)
+			ret = flushed(flush, cb_arg, err);
 		if (!ret && cb) {
 			struct bk_snap_row row = {
 				.t = it->t,
@@ -339,6 +357,7 @@ static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
 				.material = it->mat,
 				.material_len = it->mat ? it->mlen : 0,
 				.id_known = it->id_known,
+				.lineno = it->lineno,
 			};
 
 			ret = cb(cb_arg, &row, &e);
@@ -355,6 +374,8 @@ static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
 					 (uint64_t)p->st.total : 0);
 		}
 	}
+	if (!ret && cb && flush)
+		ret = flushed(flush, cb_arg, err);
 	if (ret || !b->last || !b->ret)
 		return ret;
 	if (b->lineno)
@@ -371,14 +392,14 @@ int bk_snapshot_read(bk_source_fn source, void *arg, bk_row_fn cb,
 		     struct bk_err *err)
 {
 	return bk_snapshot_read_wrapped(source, arg, NULL, NULL, NULL, cb,
-					cb_arg, counts, progress, progress_arg,
+					NULL, cb_arg, counts, progress, progress_arg,
 					err);
 }
 
 int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 			     struct bk_rot *rot, const char *domain,
 			     const struct bk_idset *ids,
-			     bk_row_fn cb, void *cb_arg,
+			     bk_row_fn cb, bk_flush_fn flush, void *cb_arg,
 			     json_object *counts, bk_progress_fn progress,
 			     void *progress_arg, struct bk_err *err)
 {
@@ -414,8 +435,8 @@ int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,
 		} else {
 			produce(p, b);
 		}
-		ret = consume(p, b, cb, cb_arg, progress, progress_arg, &rows,
-			      err);
+		ret = consume(p, b, cb, flush, cb_arg, progress, progress_arg,
+			      &rows, err);
 		/* Read before b is handed back: the checking thread may
 		 * refill it at once, and its last batch is a later one. */
 		last = b->last;

@@ -107,6 +107,28 @@ struct bk_res_row {
 int bk_res_insert(struct bk_store *s, const struct bk_res_row *r,
 		  struct bk_err *err);
 
+/* Rows added together: multi-row INSERTs (resource.c).  Every row's
+ * pointers stay borrowed until the flush that inserts it. */
+#define BK_RES_BULK 256
+struct bk_res_bulk {
+	struct bk_store *s;
+	sqlite3_stmt *st[9];		/* [k]: the INSERT of 1 << k rows */
+	struct bk_res_row row[BK_RES_BULK];
+	int n;				/* pending */
+	int max;			/* rows per statement at most */
+};
+int bk_res_bulk_init(struct bk_res_bulk *b, struct bk_store *s);
+/* Holds r (borrowed) until the flush: 0, or -EOVERFLOW when
+ * BK_RES_BULK rows are held. */
+int bk_res_bulk_add(struct bk_res_bulk *b, const struct bk_res_row *r,
+		    struct bk_err *err);
+/* Inserts the pending rows: 0, or the error of the first that failed
+ * (as bk_res_insert's) and its index among them in *failed; the rows
+ * before it are in, the others are dropped. */
+int bk_res_bulk_flush(struct bk_res_bulk *b, int *failed,
+		      struct bk_err *err);
+void bk_res_bulk_free(struct bk_res_bulk *b);
+
 /* The public JSON of the resource in the current row of st, whose
  * columns are: id, domain, type, name, version, attrs, fingerprint,
  * created_at.  *out: new object (caller puts). */

@@ -268,7 +268,7 @@ static void test_reader(struct bk_store *st)
 	a.s = s;
 	m.pos = 0;
 	CHECK_EQ_INT(bk_snapshot_read_wrapped(tu_mem_source, &m, NULL, NULL,
-					      s, ask_row, &a, NULL, NULL,
+					      s, ask_row, NULL, &a, NULL, NULL,
 					      NULL, &e), 0);
 	CHECK_EQ_INT(a.rows, N / 2 + 1 + 4);	/* h0..h300, x1..x4 */
 	CHECK_EQ_INT(a.present, N / 2 + 1);
@@ -276,7 +276,7 @@ static void test_reader(struct bk_store *st)
 	memset(&a, 0, sizeof(a));
 	m.pos = 0;
 	CHECK_EQ_INT(bk_snapshot_read_wrapped(tu_mem_source, &m, NULL, NULL,
-					      NULL, ask_row, &a, NULL, NULL,
+					      NULL, ask_row, NULL, &a, NULL, NULL,
 					      NULL, &e), 0);
 	CHECK_EQ_INT(a.present, 0);
 	CHECK_EQ_INT(a.wrong, 0);

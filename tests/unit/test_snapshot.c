@@ -21,7 +21,8 @@ static char dir[] = "/tmp/bk-test-snap-XXXXXX";
 static const char *const tmp_files[] = {
 	"a.key", "a.db", "a.db-wal", "a.db-shm", "b.key", "b.db",
 	"b.db-wal", "b.db-shm", "c.key", "c.db", "c.db-wal", "c.db-shm",
-	"d.key", "d.db", "d.db-wal", "d.db-shm",
+	"d.key", "d.db", "d.db-wal", "d.db-shm", "e.key", "e.db", "e.db-wal",
+	"e.db-shm",
 };
 
 static int check_text(const char *text, size_t chunk, struct bk_err *e)
@@ -677,6 +678,93 @@ static void test_fk_check(void)
 	bk_rot_free(rot);
 }
 
+/* A resource line given the name and version of the line before it,
+ * at places that fall at the start, in the middle and at the end of the
+ * multi-row inserts a restore makes (bk_res_bulk: up to 256 rows at a
+ * time, in statements of powers of two): refused, naming that line and
+ * the resource, and nothing of the restore stays. */
+static void test_clash_line(void)
+{
+	static const int at[] = { 1, 2, 127, 128, 255, 256, 257, 511, 699 };
+	struct bk_rot *rot = NULL;
+	struct bk_store *c = tu_open_store(dir, "e", &rot);
+	struct tu_mem m = { 0 };
+	struct bk_err e = { 0 };
+	char name[32], want[160], *before;
+	int first = 0, lines = 0;
+
+	CHECK_EQ_INT(bk_domain_add(c, "d", NULL, &e), 0);
+	CHECK_EQ_INT(bk_store_begin(c, &e), 0);
+	for (int i = 0; i < 700; i++) {
+		snprintf(name, sizeof(name), "k%04d", i);
+		tu_add(c, rot, "d", i % 2 ? "keys" : "users", name, NULL);
+	}
+	CHECK_EQ_INT(bk_store_commit(c, &e), 0);
+	CHECK_EQ_INT(bk_snapshot_write(c, rot, NULL, NULL, tu_mem_sink, &m,
+				       NULL, NULL, NULL, &e), 0);
+	before = dump(c);
+	for (const char *p = m.buf; *p; p = strchr(p, '\n') + 1) {
+		lines++;
+		if (!first && starts(p, "{\"t\":\"resource\""))
+			first = lines;
+	}
+	CHECK(first > 1 && lines > first + 699);
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		/* Resource at[i] (0-based) copies the one before. */
+		const char *p = m.buf, *prev = NULL, *nl;
+		char *t = malloc(m.len + 256), *w = t;
+		json_object *o, *q;
+		int line = 0;
+
+		for (; *p; p = nl + 1) {
+			nl = strchr(p, '\n');
+			line++;
+			if (line == first + at[i] && prev) {
+				o = json_tokener_parse(p);
+				q = json_tokener_parse(prev);
+				json_object_object_add(o, "type", json_object_get(
+					json_object_object_get(q, "type")));
+				json_object_object_add(o, "name", json_object_get(
+					json_object_object_get(q, "name")));
+				snprintf(want, sizeof(want),
+					 "payload line %d: the payload holds %s '%s' version 0 in domain d twice (already exists)",
+					 line, json_object_get_string(
+						 json_object_object_get(q, "type")),
+					 json_object_get_string(
+						 json_object_object_get(q, "name")));
+				w += sprintf(w, "%s\n", json_object_to_json_string_ext(
+					o, JSON_C_TO_STRING_PLAIN |
+					JSON_C_TO_STRING_NOSLASHESCAPE));
+				json_object_put(o);
+				json_object_put(q);
+			} else {
+				w += sprintf(w, "%.*s\n", (int)(nl - p), p);
+			}
+			prev = p;
+		}
+		*w = '\0';
+		CHECK_EQ_INT(check_text(t, 0, &e), 0);
+		CHECK_EQ_INT(restore_text(c, rot, t, NULL, &e), -EEXIST);
+		if (strcmp(e.msg, want))
+			fprintf(stderr, "clash at %d: got \"%s\"\n  want \"%s\"\n",
+				at[i], e.msg, want);
+		CHECK(!strcmp(e.msg, want));
+		free(t);
+	}
+	/* And the payload as it is goes in whole. */
+	CHECK_EQ_INT(restore_text(c, rot, m.buf, NULL, &e), 0);
+	{
+		char *after = dump(c);
+
+		CHECK(!strcmp(before, after));
+		free(after);
+	}
+	free(before);
+	free(m.buf);
+	bk_store_close(c);
+	bk_rot_free(rot);
+}
+
 int main(void)
 {
 	CHECK_EQ_INT(bk_crypto_init(), 0);
@@ -687,6 +775,7 @@ int main(void)
 	test_roundtrip();
 	test_concurrent_writer();
 	test_fk_check();
+	test_clash_line();
 	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
 	return check_done("test_snapshot");
 }
