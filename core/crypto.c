@@ -399,6 +399,101 @@ out:
 	return ret;
 }
 
+/* ---- many wraps side by side ----
+ *
+ * A restore wraps every key it reads: RFC 5649 is a chain of 6 * m block
+ * operations per key (m: the padded secret's 8-byte blocks), and one EVP
+ * call per block was a third of a million-key restore's reading thread.
+ * Secrets of as many blocks are wrapped as lanes instead: each step
+ * encrypts one block of every lane in one ECB call, which AES-NI also
+ * pipelines.  The steps are RFC 5649's (section 4.1: the alternative IV
+ * with the length, zero padding, one block alone for m = 1, else RFC
+ * 3394's wrapping process); test_crypto holds the result to OpenSSL's
+ * for every length and count of lanes. */
+#define KWP_LANES 16
+
+/* Wraps lanes secrets of m blocks each with ctx (the key's ECB context)
+ * into out (each inlen[l] + 15 bytes): 0, or -1. */
+static int kwp_lanes(EVP_CIPHER_CTX *ctx, const uint8_t *const in[],
+		     const size_t inlen[], uint8_t *const out[], size_t m,
+		     size_t lanes)
+{
+	uint8_t buf[KWP_LANES][16];
+	size_t l, j, i;
+	uint64_t t;
+	int n, ret = 0;
+
+	for (l = 0; l < lanes; l++) {
+		uint8_t *a = out[l];
+
+		a[0] = 0xa6, a[1] = 0x59, a[2] = 0x59, a[3] = 0xa6;
+		a[4] = (uint8_t)(inlen[l] >> 24), a[5] = (uint8_t)(inlen[l] >> 16);
+		a[6] = (uint8_t)(inlen[l] >> 8), a[7] = (uint8_t)inlen[l];
+		memcpy(a + 8, in[l], inlen[l]);
+		memset(a + 8 + inlen[l], 0, 8 * m - inlen[l]);
+	}
+	for (j = 0; j < (m == 1 ? 1 : 6) && !ret; j++) {
+		for (i = 1; i <= m && !ret; i++) {
+			for (l = 0; l < lanes; l++) {
+				memcpy(buf[l], out[l], 8);
+				memcpy(buf[l] + 8, out[l] + 8 * i, 8);
+			}
+			if (EVP_CipherUpdate(ctx, buf[0], &n, buf[0],
+					     (int)(16 * lanes)) != 1 ||
+			    n != (int)(16 * lanes)) {
+				ret = -1;
+				break;
+			}
+			if (m == 1) {
+				for (l = 0; l < lanes; l++)
+					memcpy(out[l], buf[l], 16);
+				break;
+			}
+			t = m * j + i;
+			for (l = 0; l < lanes; l++) {
+				for (int b = 0; b < 8; b++)
+					out[l][b] = buf[l][b] ^
+						(uint8_t)(t >> (56 - 8 * b));
+				memcpy(out[l] + 8 * i, buf[l] + 8, 8);
+			}
+		}
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return ret;
+}
+
+int bk_kwp_wrap_many(const uint8_t kek[32], const uint8_t *const in[],
+		     const size_t inlen[], uint8_t *const out[],
+		     size_t outlen[], size_t n, size_t *failed,
+		     struct bk_err *err)
+{
+	EVP_CIPHER_CTX *ctx = ecb_ctx(kek, 1);
+	size_t i, k, l, m;
+	int ret;
+
+	for (i = 0; i < n; i += k) {
+		m = (inlen[i] + 7) / 8;
+		for (k = 1; i + k < n && k < KWP_LANES &&
+		     (inlen[i + k] + 7) / 8 == m && inlen[i + k]; k++)
+			;
+		if (ctx && inlen[i] && inlen[i] <= UINT32_MAX &&
+		    !kwp_lanes(ctx, in + i, inlen + i, out + i, m, k)) {
+			for (l = 0; l < k; l++)
+				outlen[i + l] = 8 * (m + 1);
+			continue;
+		}
+		for (l = 0; l < k; l++) {	/* the usual way */
+			ret = bk_kwp_wrap(kek, in[i + l], inlen[i + l],
+					  out[i + l], &outlen[i + l], err);
+			if (ret) {
+				*failed = i + l;
+				return ret;
+			}
+		}
+	}
+	return 0;
+}
+
 int bk_kwp_wrap(const uint8_t kek[32], const uint8_t *in, size_t inlen,
 		uint8_t *out, size_t *outlen, struct bk_err *err)
 {

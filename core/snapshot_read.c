@@ -191,24 +191,55 @@ static void item_free(struct item *it)
 	memset(it, 0, sizeof(*it));
 }
 
-/* Replaces the clear material of it by the material wrapped with the key
- * of its domain (p->domain, else the row's own). */
-static int wrap_item(struct pipe *p, struct item *it, struct bk_err *err)
+/* Replaces the clear material of b's lines by the material wrapped with
+ * the key of their domain (p->domain, else the row's own), the lines of
+ * one key together (bk_rot_wrap_many).  If that fails, the batch ends
+ * before the first line of those: no line is handed over with its
+ * material in clear. */
+static void wrap_batch(struct pipe *p, struct batch *b)
 {
-	const char *domain = p->domain;
-	uint8_t *wrapped = NULL;
-	size_t wlen = 0;
-	int ret;
+	const uint8_t *in[PIPE_ITEMS];
+	size_t len[PIPE_ITEMS], wlen[PIPE_ITEMS], failed = 0;
+	uint8_t *out[PIPE_ITEMS];
+	int idx[PIPE_ITEMS], n = 0, ret, k, j;
+	struct bk_rot *rot = NULL, *cur = NULL;
+	struct item *it;
 
-	if (!domain)
-		domain = it->res.domain;
-	ret = bk_rot_wrap(bk_rot_for(p->rot, domain), it->mat, it->mlen,
-			  &wrapped, &wlen, err);
-	OPENSSL_cleanse(it->mat, it->mlen);
-	free(it->mat);
-	it->mat = wrapped;
-	it->mlen = wlen;
-	return ret;
+	for (k = 0; k <= b->n; k++) {
+		it = k < b->n ? &b->v[k] : NULL;
+		if (it && !it->mat)
+			continue;
+		if (it)
+			rot = bk_rot_for(p->rot, p->domain ? p->domain :
+					 it->res.domain);
+		if (n && (!it || rot != cur)) {
+			ret = bk_rot_wrap_many(cur, in, len, out, wlen,
+					       (size_t)n, &failed, &b->e);
+			if (ret) {
+				b->last = 1;
+				b->ret = ret;
+				b->lineno = b->v[idx[failed]].lineno;
+				while (b->n > idx[0])
+					item_free(&b->v[--b->n]);
+				return;
+			}
+			for (j = 0; j < n; j++) {
+				it = &b->v[idx[j]];
+				OPENSSL_cleanse(it->mat, it->mlen);
+				free(it->mat);
+				it->mat = out[j];
+				it->mlen = wlen[j];
+			}
+			n = 0;
+			it = k < b->n ? &b->v[k] : NULL;
+		}
+		if (!it)
+			break;
+		cur = rot;
+		idx[n] = k;
+		in[n] = it->mat;
+		len[n++] = it->mlen;
+	}
 }
 
 /* A resource line in the form backupfs writes, parsed into b's arena and
@@ -254,14 +285,14 @@ static void produce(struct pipe *p, struct batch *b)
 	b->ret = 0;
 	b->lineno = 0;
 	memset(&b->e, 0, sizeof(b->e));
-	while (b->n < PIPE_ITEMS && bytes < PIPE_BYTES) {
+	while (b->n < PIPE_ITEMS && bytes < PIPE_BYTES && !b->last) {
 		struct item *it = &b->v[b->n];
 
 		ret = reader_next(&p->r, &line, &len, &b->e);
 		if (ret != 1) {
 			b->last = 1;
 			b->ret = ret;
-			return;
+			break;
 		}
 		memset(it, 0, sizeof(*it));
 		ret = check_fast(p, b, it, line, len, &b->e);
@@ -274,8 +305,6 @@ static void produce(struct pipe *p, struct batch *b)
 				bk_snap_wipe_line(&p->st, it->o, line, len);
 			it->is_res = it->t && !strcmp(it->t, "resource");
 		}
-		if (!ret && it->mat && p->rot)
-			ret = wrap_item(p, it, &b->e);
 		if (!ret && it->is_res && p->ids)
 			it->id_known = bk_idset_find(p->ids, it->res.id,
 						     it->res.id_len);
@@ -284,12 +313,14 @@ static void produce(struct pipe *p, struct batch *b)
 			b->last = 1;
 			b->ret = ret;
 			b->lineno = p->r.lineno;
-			return;
+			break;
 		}
 		it->lineno = p->r.lineno;
 		b->n++;
 		bytes += len;
 	}
+	if (p->rot)
+		wrap_batch(p, b);
 }
 
 static void *producer(void *arg)

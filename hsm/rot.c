@@ -44,6 +44,33 @@ int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 		bk_rot_soft_wrap(rot, secret, len, out, outlen, err);
 }
 
+int bk_rot_wrap_many(struct bk_rot *rot, const uint8_t *const secret[],
+		     const size_t len[], uint8_t *out[], size_t outlen[],
+		     size_t n, size_t *failed, struct bk_err *err)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < n && !ret; i++) {
+		out[i] = NULL;
+		if (rot->p11 || rot->why || len[i] == 0 ||
+		    len[i] > BK_ROT_SECRET_MAX)
+			ret = bk_rot_wrap(rot, secret[i], len[i], &out[i],
+					  &outlen[i], err);
+		else if (!(out[i] = malloc(len[i] + 16)))
+			ret = bk_errf(err, -ENOMEM, "out of memory");
+	}
+	*failed = i ? i - 1 : 0;
+	if (!ret && !rot->p11 && !rot->why)
+		ret = bk_kwp_wrap_many(rot->key, secret, len, out, outlen, n,
+				       failed, err);
+	if (ret) {
+		while (i > 0)
+			free(out[--i]);
+	}
+	return ret;
+}
+
 /* What every unwrap checks first. */
 static int unwrap_check(struct bk_rot *rot, size_t len, struct bk_err *err)
 {

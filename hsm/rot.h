@@ -97,6 +97,13 @@ void bk_rot_move_links(struct bk_rot *from, struct bk_rot *to);
  * (caller frees). */
 int bk_rot_wrap(struct bk_rot *rot, const uint8_t *secret, size_t len,
 		uint8_t **out, size_t *outlen, struct bk_err *err);
+/* As bk_rot_wrap for secret[i] (len[i] bytes) into out[i] and outlen[i],
+ * i < n, all at once (a restore's keys: bk_kwp_wrap_many).  All or
+ * nothing: on an error no out[i] is left, and *failed is the i whose
+ * secret could not be wrapped. */
+int bk_rot_wrap_many(struct bk_rot *rot, const uint8_t *const secret[],
+		     const size_t len[], uint8_t *out[], size_t outlen[],
+		     size_t n, size_t *failed, struct bk_err *err);
 
 /* Unwraps into a new secure-heap buffer (caller frees with
  * bk_secure_free(*out, *outlen)).  -EBADMSG if it does not unwrap. */

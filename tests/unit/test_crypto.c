@@ -146,7 +146,7 @@ static int evp_wrap_equals(const uint8_t kek[32], const uint8_t *in,
 			   size_t inlen, const uint8_t *want, size_t wlen)
 {
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	uint8_t out[64];
+	uint8_t out[128];
 	int len = 0, fin = 0, ok;
 
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
@@ -235,6 +235,47 @@ static void test_kwp(void)
 	}
 }
 
+/* bk_kwp_wrap_many gives OpenSSL's bytes for every secret of a list
+ * whose lengths (1..80) run in groups of one to forty: lanes of one
+ * block and of many, full groups of lanes and partial ones, a length
+ * change inside a group; and the unwrap takes each back. */
+static void test_kwp_many(void)
+{
+	enum { N = 600 };
+	static uint8_t src[N][80], dst[N][96];
+	const uint8_t *in[N];
+	uint8_t *out[N], kek[32], dec[96];
+	size_t len[N], wl[N], failed = N, rl, i, n = 0, run;
+	struct bk_err err = { 0 };
+
+	for (i = 0; i < 32; i++)
+		kek[i] = (uint8_t)(0x90 ^ i);
+	for (run = 1; n < N; run = run % 40 + 1) {
+		size_t l = 1 + (n * 7 + run) % 80;
+
+		for (i = 0; i < run && n < N; i++, n++) {
+			len[n] = l;
+			for (size_t b = 0; b < l; b++)
+				src[n][b] = (uint8_t)(n * 31 + b);
+			in[n] = src[n];
+			out[n] = dst[n];
+		}
+	}
+	CHECK_EQ_INT(bk_kwp_wrap_many(kek, in, len, out, wl, N, &failed, &err),
+		     0);
+	for (i = 0; i < N; i++) {
+		CHECK(evp_wrap_equals(kek, src[i], len[i], dst[i], wl[i]));
+		CHECK_EQ_INT(bk_kwp_unwrap(kek, dst[i], wl[i], dec, &rl, &err),
+			     0);
+		CHECK(rl == len[i] && !memcmp(dec, src[i], rl));
+	}
+	/* A secret of no bytes cannot be wrapped: which one it is. */
+	len[300] = 0;
+	CHECK_EQ_INT(bk_kwp_wrap_many(kek, in, len, out, wl, N, &failed, &err),
+		     -EINVAL);
+	CHECK_EQ_INT(failed, 300);
+}
+
 static void test_secure(void)
 {
 	uint8_t *p, zero[64] = { 0 };
@@ -263,5 +304,6 @@ int main(void)
 	test_hkdf();
 	test_hmac();
 	test_kwp();
+	test_kwp_many();
 	return check_done("test_crypto");
 }
