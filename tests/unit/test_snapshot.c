@@ -22,7 +22,7 @@ static const char *const tmp_files[] = {
 	"a.key", "a.db", "a.db-wal", "a.db-shm", "b.key", "b.db",
 	"b.db-wal", "b.db-shm", "c.key", "c.db", "c.db-wal", "c.db-shm",
 	"d.key", "d.db", "d.db-wal", "d.db-shm", "e.key", "e.db", "e.db-wal",
-	"e.db-shm",
+	"e.db-shm", "f.key", "f.db", "f.db-wal", "f.db-shm",
 };
 
 static int check_text(const char *text, size_t chunk, struct bk_err *e)
@@ -765,6 +765,53 @@ static void test_clash_line(void)
 	bk_rot_free(rot);
 }
 
+/* A restore whose keys of one domain cannot be wrapped (the domain is
+ * bound to an HSM key that is not reachable): refused at that domain's
+ * first key, though the keys of the domain before it, in the same batch,
+ * were wrapped; nothing of the restore stays. */
+static void test_wrap_fails(void)
+{
+	struct bk_rot *rot = NULL;
+	struct bk_store *c = tu_open_store(dir, "f", &rot);
+	struct tu_mem m = { 0 };
+	struct bk_err e = { 0 };
+	char name[32], want[200], *before, *after;
+	int line = 0, at = 0;
+
+	CHECK_EQ_INT(bk_domain_add(c, "a", NULL, &e), 0);
+	CHECK_EQ_INT(bk_domain_add(c, "d", NULL, &e), 0);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "k%02d", i);
+		tu_add(c, rot, i < 10 ? "a" : "d", "keys", name, NULL);
+	}
+	CHECK_EQ_INT(bk_snapshot_write(c, rot, NULL, NULL, tu_mem_sink, &m,
+				       NULL, NULL, NULL, &e), 0);
+	for (const char *p = m.buf; *p && !at; p = strchr(p, '\n') + 1) {
+		const char *d = strstr(p, "\"domain\":\"d\"");
+
+		line++;
+		if (starts(p, "{\"t\":\"resource\"") && d &&
+		    d < strchr(p, '\n'))
+			at = line;
+	}
+	CHECK(at > 10);
+	before = dump(c);
+	CHECK(bk_rot_bind(rot, "d", "pkcs11:token=nowhere", &e) < 0);
+	snprintf(want, sizeof(want), "payload line %d: domain d is anchored to an HSM key that is not reachable here",
+		 at);
+	CHECK_EQ_INT(restore_text(c, rot, m.buf, NULL, &e), -ENXIO);
+	if (strncmp(e.msg, want, strlen(want)))
+		fprintf(stderr, "got \"%s\"\nwant \"%s...\"\n", e.msg, want);
+	CHECK(!strncmp(e.msg, want, strlen(want)));
+	after = dump(c);
+	CHECK(!strcmp(before, after));
+	free(after);
+	free(before);
+	free(m.buf);
+	bk_store_close(c);
+	bk_rot_free(rot);
+}
+
 int main(void)
 {
 	CHECK_EQ_INT(bk_crypto_init(), 0);
@@ -776,6 +823,7 @@ int main(void)
 	test_concurrent_writer();
 	test_fk_check();
 	test_clash_line();
+	test_wrap_fails();
 	tu_cleanup(dir, tmp_files, sizeof(tmp_files) / sizeof(tmp_files[0]));
 	return check_done("test_snapshot");
 }
