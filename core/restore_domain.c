@@ -128,6 +128,19 @@ struct rd {
 	/* the first conflict, for the message */
 	char c_name[BK_NAME_MAX + 1], c_id[BK_ID_MAX + 1];
 	long long c_version;
+	/* The batch's resource lines, decided and inserted in order when
+	 * the reader says (rd_flush); most go in bulk_. */
+	struct pending {
+		const struct bk_snap_res *row;
+		int known;		/* the row's id_known */
+		const uint8_t *mat;	/* wrapped already */
+		size_t mlen;
+		long lineno;
+		int reid;		/* inserted under fresh */
+		char fresh[33];
+	} pend[BK_SNAP_BATCH_ROWS];
+	int npend;
+	struct bk_res_bulk bulk;
 };
 
 /* ---- statements ---- */
@@ -557,6 +570,89 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 	return insert_as(r, row, ret, mat, mlen, err);
 }
 
+/* Whether p takes the fast way: a key into a target that had no
+ * resources, before any conflict (as insert_new_key). */
+static int fast(const struct rd *r, const struct pending *p)
+{
+	return !r->target_had_rows && !r->failed &&
+	       bk_snap_type_index(p->row->type) == BK_C_TYPES;
+}
+
+/* The pending lines from *i on that take the fast way, inserted together
+ * (bk_res_bulk): ids decided as insert_new_key does, in order.  *i ends
+ * at the first line not inserted: one that does not take the fast way,
+ * whose id this restore inserted already, or that the insert refused
+ * (-EEXIST: the long way tells why); or at the line of an error. */
+static int insert_run(struct rd *r, int *i, struct bk_err *err)
+{
+	int first = *i, k, where, failed = 0, ret = 0;
+	struct bk_res_row res;
+	struct pending *p;
+
+	for (k = first; k < r->npend && !ret; k++) {
+		p = &r->pend[k];
+		if (!fast(r, p))
+			break;
+		where = id_known(r, p->known, p->row->id, err);
+		if (where == ID_TARGET)
+			break;
+		if (where < 0) {
+			ret = where;
+			break;
+		}
+		p->reid = where == ID_ELSEWHERE;
+		if (p->reid &&
+		    (ret = bk_time_id_pooled(&r->ids, p->fresh, err)))
+			break;
+		bk_snap_res_row(p->row, p->reid ? p->fresh : p->row->id,
+				r->target, &res);
+		res.wrapped = p->mat;
+		res.wrapped_len = p->mat ? p->mlen : 0;
+		if ((ret = bk_res_bulk_add(&r->bulk, &res, err)))
+			break;
+	}
+	if (ret) {
+		r->bulk.n = 0;
+		*i = k;
+		return ret;
+	}
+	ret = bk_res_bulk_flush(&r->bulk, &failed, err);
+	if (ret == -EEXIST) {
+		bk_err_clear(err);
+		k = first + failed;
+		ret = 0;
+	} else if (ret) {
+		*i = first + failed;
+		return ret;
+	}
+	for (*i = first; *i < k && !ret; ++*i)
+		ret = restored(r, &r->t[0], "keys", r->pend[*i].row->name,
+			       r->pend[*i].reid, err);
+	return ret;
+}
+
+/* Decides and inserts the pending lines in order: the fast way where
+ * they take it, else one by one (on_resource).  bk_flush_fn. */
+static int rd_flush(void *arg, long *lineno, struct bk_err *err)
+{
+	struct rd *r = arg;
+	struct pending *p;
+	int i = 0, ret = 0;
+
+	while (i < r->npend && !ret) {
+		ret = insert_run(r, &i, err);
+		if (ret || i == r->npend)
+			break;
+		p = &r->pend[i];
+		ret = on_resource(r, p->row, p->known, p->mat, p->mlen, err);
+		i += !ret;
+	}
+	if (ret)
+		*lineno = r->pend[i].lineno;
+	r->npend = 0;
+	return ret;
+}
+
 static int on_pair(struct rd *r, int kind, json_object *row, const char *a,
 		   const char *b, struct bk_err *err)
 {
@@ -582,9 +678,21 @@ static int on_row(void *arg, const struct bk_snap_row *line,
 	json_object *row = line->o;
 	const char *t = line->t;
 
-	if (line->res)
-		return on_resource(r, line->res, line->id_known,
-				   line->material, line->material_len, err);
+	if (line->res) {
+		struct pending *p = &r->pend[r->npend];
+
+		if (r->npend == BK_SNAP_BATCH_ROWS)
+			return bk_errf(err, -EOVERFLOW,
+				       "more than %d resource lines held",
+				       BK_SNAP_BATCH_ROWS);
+		p->row = line->res;
+		p->known = line->id_known;
+		p->mat = line->material;
+		p->mlen = line->material_len;
+		p->lineno = line->lineno;
+		r->npend++;
+		return 0;
+	}
 	if (!strcmp(t, "member"))
 		return on_pair(r, P_MEMBER, row, "group", "user", err);
 	if (!strcmp(t, "link"))
@@ -700,6 +808,7 @@ int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 	r->s = s;
 	r->rot = rot;
 	r->target = target;
+	bk_res_bulk_init(&r->bulk, s);
 	if (stats_init(r)) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto out;
@@ -724,7 +833,7 @@ int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 	    (ret = resolve_ids(r, ids, err)))
 		goto out;
 	ret = bk_snapshot_read_wrapped(source, arg, rot, target, r->known,
-				       on_row, NULL, r,
+				       on_row, rd_flush, r,
 				       NULL, progress, progress_arg, err);
 	if (!ret && r->failed)
 		ret = conflict_error(r, err);
@@ -741,6 +850,7 @@ int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 	ret = bk_tx_commit(s, &tx, err);	/* rolls back if it fails */
 out:
 	finalize(r);
+	bk_res_bulk_free(&r->bulk);
 	if (in_tx)
 		bk_tx_rollback(s, &tx);	/* the temporary tables too */
 	bk_snap_bulk(s, 0);

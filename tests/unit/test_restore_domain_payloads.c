@@ -309,15 +309,19 @@ static void test_many(struct bk_store *c, struct bk_rot *rot)
 	free(text);
 }
 
-/* text with its first resource line written twice (the copy's id with
- * its first digit changed if other_id) and the counts that says so. */
-static char *key_twice(const char *text, int other_id)
+/* text with its resource line which (from 0) written twice (the copy's
+ * id with its first digit changed if other_id) and the counts that say
+ * so. */
+static char *key_twice_at(const char *text, int which, int other_id)
 {
 	static const char *const names[] = { "\"resources\":", "\"keys\":",
 					     "\"total\":" };
 	const char *line = strstr(text, "{\"t\":\"resource\""), *end, *p;
 	char *out = malloc(strlen(text) * 2 + 64), *o = out, *id;
 	size_t k, n = 0;
+
+	while (line && which-- > 0)
+		line = strstr(line + 1, "{\"t\":\"resource\"");
 
 	CHECK(line && out);
 	if (!line || !out)
@@ -347,6 +351,11 @@ static char *key_twice(const char *text, int other_id)
 	}
 	*o = '\0';
 	return out;
+}
+
+static char *key_twice(const char *text, int other_id)
+{
+	return key_twice_at(text, 0, other_id);
 }
 
 /* Keys into an empty domain go in without a look-up of their names
@@ -397,6 +406,89 @@ static void test_empty_keys(struct bk_store *a, struct bk_rot *rot_a,
 	free(text);
 }
 
+/* The same with 700 keys, which go in up to 256 at a time
+ * (bk_res_bulk): a key line twice, at the start, middle and end of those
+ * inserts, is skipped the second time and the keys after it still go
+ * in; its name and version under another id in the middle of them is
+ * the conflict, and nothing is restored.  Into the store the keys came
+ * from, every key gets a new id. */
+static void test_empty_keys_bulk(struct bk_store *a, struct bk_rot *rot_a,
+				 struct bk_store *c, struct bk_rot *rot)
+{
+	static const int at[] = { 520, 300, 255, 128, 127, 1, 0 };
+	const int nat = (int)(sizeof(at) / sizeof(at[0]));
+	struct bk_err e = { 0 };
+	json_object *report;
+	char name[32], *text, *twice, *next, *before;
+	int ret;
+
+	add_domain(a, "b-src", NULL);
+	CHECK_EQ_INT(bk_store_begin(a, &e), 0);
+	for (int i = 0; i < 700; i++) {
+		snprintf(name, sizeof(name), "bk%03d", i);
+		tu_add(a, rot_a, "b-src", "keys", name, NULL);
+	}
+	tu_add(a, rot_a, "b-src", "users", "bu", NULL);
+	CHECK_EQ_INT(bk_store_commit(a, &e), 0);
+	text = payload(a, rot_a, "b-src");
+
+	twice = strdup(text);
+	for (int i = 0; i < nat; i++) {		/* from the last one down */
+		next = key_twice_at(twice, at[i], 0);
+		free(twice);
+		twice = next;
+	}
+	add_domain(c, "b-same", NULL);
+	ret = restore(c, rot, "b-same", twice, &report, NULL, &e);
+	if (ret)
+		fprintf(stderr, "restore: %s\n", e.msg);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "keys", "restored"), 700);
+	CHECK_EQ_INT(rep_n(report, "keys", "skipped"), nat);
+	CHECK(!strcmp(rep_names(report, "keys", "skippedNames"),
+		      "bk000,bk001,bk127,bk128,bk255,bk300,bk520"));
+	CHECK_EQ_INT(rep_n(report, "users", "restored"), 1);
+	json_object_put(report);
+	CHECK_EQ_INT(tu_scalar_bind(c, "SELECT COUNT(*) FROM resources"
+				    " WHERE domain = ?1", "b-same"), 701);
+	{
+		char *got = domain_rows(c, "b-same", 1);
+		char *want = domain_rows(a, "b-src", 1);
+
+		CHECK(got && want && !strcmp(got, want));
+		free(got);
+		free(want);
+	}
+	free(twice);
+
+	twice = key_twice_at(text, 300, 1);
+	add_domain(c, "b-other", NULL);
+	before = dump(c);
+	ret = restore(c, rot, "b-other", twice, &report, NULL, &e);
+	CHECK_EQ_INT(ret, -EEXIST);
+	CHECK(strstr(e.msg, "key 'bk300' version 0 exists in domain b-other"
+		     " with another id") != NULL);
+	CHECK_EQ_INT(rep_n(report, "keys", "conflicts"), 1);
+	json_object_put(report);
+	CHECK(unchanged(c, before));
+	free(before);
+	free(twice);
+
+	add_domain(a, "b-copy", NULL);
+	ret = restore(a, rot_a, "b-copy", text, &report, NULL, &e);
+	CHECK_EQ_INT(ret, 0);
+	CHECK_EQ_INT(rep_n(report, "keys", "restored"), 700);
+	CHECK_EQ_INT(json_object_array_length(json_object_object_get(
+		rep(report, "keys"), "reidentified")), 700);
+	json_object_put(report);
+	CHECK_EQ_INT(tu_scalar_bind(a, "SELECT COUNT(*) FROM resources r"
+				    " JOIN resources s ON s.name = r.name"
+				    " AND s.domain = 'b-src'"
+				    " WHERE r.domain = ?1 AND r.id <> s.id",
+				    "b-copy"), 701);
+	free(text);
+}
+
 /* Every test once, on new stores in a new directory. */
 static int run(void)
 {
@@ -416,6 +508,7 @@ static int run(void)
 	test_time_ids(c, rot_c);
 	test_many(c, rot_c);
 	test_empty_keys(a, rot_a, c, rot_c);
+	test_empty_keys_bulk(a, rot_a, c, rot_c);
 
 	bk_store_close(a);
 	bk_store_close(c);
