@@ -24,7 +24,8 @@ int bk_snap_state_init(struct bk_snap_state *st)
 	st->total = -1;
 	st->tok = json_tokener_new();
 	st->domains = json_object_new_object();
-	if (!st->tok || !st->domains)
+	st->md = EVP_MD_CTX_new();
+	if (!st->tok || !st->domains || !st->md)
 		return -ENOMEM;
 	json_tokener_set_flags(st->tok, JSON_TOKENER_STRICT);
 	/* Grown once, up front: see bk_snap_wipe_line. */
@@ -39,6 +40,8 @@ void bk_snap_state_free(struct bk_snap_state *st)
 	json_object_put(st->domains);
 	if (st->tok)
 		json_tokener_free(st->tok);
+	EVP_MD_CTX_free(st->md);	/* wipes what it held */
+	st->md = NULL;
 	st->domains = NULL;
 	st->tok = NULL;
 }
@@ -323,7 +326,7 @@ int bk_snap_check_resource(struct bk_snap_state *st,
 			return bk_errf(err, -EINVAL,
 				       "the material of %s '%s' is not 1 to %d bytes",
 				       r->type, r->name, MATERIAL_MAX);
-		bk_sha256_hex(*mat, *mlen, hex);
+		bk_sha256_hex_ctx(st->md, *mat, *mlen, hex);
 		if (!r->fp || strcmp(r->fp, hex))
 			return bk_errf(err, -EINVAL,
 				       "the material of %s '%s' does not match its fingerprint",

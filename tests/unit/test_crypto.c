@@ -83,6 +83,34 @@ static void test_b64(void)
 	b64_bad("Zm9*");	/* outside the alphabet */
 	b64_bad("Zh==");	/* non-canonical: stray bits under the padding */
 	b64_bad("Zm9=");
+
+	/* Every length to 100: the decoding is the bytes, and the text
+	 * with any stray bit under its padding set is refused. */
+	for (i = 0; i <= 100; i++) {
+		size_t n, last;
+		char *t;
+
+		s = bk_b64_encode(bin + 7, i);
+		CHECK_EQ_INT(bk_b64_decode(s, &back, &len), 0);
+		CHECK(len == i && !memcmp(back, bin + 7, i));
+		free(back);
+		n = strlen(s);
+		if (i % 3) {
+			static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+			last = n - (i % 3 == 1 ? 3 : 2);
+			t = strdup(s);
+			for (int bit = 0; bit < (i % 3 == 1 ? 4 : 2); bit++) {
+				int val = (int)(strchr(alphabet, s[last]) - alphabet);
+
+				t[last] = alphabet[val ^ (1 << bit)];
+				b64_bad(t);
+			}
+			free(t);
+		}
+		free(s);
+	}
 }
 
 static void test_sha256(void)
