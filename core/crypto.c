@@ -427,8 +427,8 @@ static int kwp_lanes(EVP_CIPHER_CTX *ctx, const uint8_t *const in[],
 		uint8_t *a = out[l];
 
 		a[0] = 0xa6, a[1] = 0x59, a[2] = 0x59, a[3] = 0xa6;
-		a[4] = (uint8_t)(inlen[l] >> 24), a[5] = (uint8_t)(inlen[l] >> 16);
-		a[6] = (uint8_t)(inlen[l] >> 8), a[7] = (uint8_t)inlen[l];
+		for (int b = 0; b < 4; b++)	/* the length, big-endian */
+			a[4 + b] = (uint8_t)(inlen[l] >> (24 - 8 * b));
 		memcpy(a + 8, in[l], inlen[l]);
 		memset(a + 8 + inlen[l], 0, 8 * m - inlen[l]);
 	}
@@ -569,8 +569,8 @@ int bk_b64_decode(const char *s, uint8_t **out, size_t *outlen)
 		return -ENOMEM;
 	for (i = 0; i < n; i += 4) {
 		for (k = 0; k < 4; k++) {
-			v[k] = i + k < n - pad ? b64_val[(unsigned char)s[i + k]]
-					       : 0;
+			v[k] = i + k >= n - pad ? 0 :
+				b64_val[(unsigned char)s[i + k]];
 			if (v[k] < 0)
 				goto bad;
 		}

@@ -160,24 +160,25 @@ int bk_res_insert(struct bk_store *s, const struct bk_res_row *r,
 static const char insert_head[] =
 	"INSERT OR FAIL INTO resources(id, domain, type, name, version, attrs,"
 	" material, fingerprint, created_at) VALUES";
+static const char insert_row[] = ",(?,?,?,?,?,?,?,?,?)";
 
 /* The statement for 1 << k rows: 0 or an error. */
 static int bulk_stmt(struct bk_res_bulk *b, int k, sqlite3_stmt **out,
 		     struct bk_err *err)
 {
-	size_t n = (size_t)1 << k, len = sizeof(insert_head) - 1;
+	size_t n = (size_t)1 << k, len = sizeof(insert_head) - 1, row;
 	char *sql;
 	int rc;
 
 	if (!b->st[k]) {
-		sql = malloc(len + n * 21 + 1);
+		sql = malloc(len + n * sizeof(insert_row));
 		if (!sql)
 			return bk_errf(err, -ENOMEM, "out of memory");
 		memcpy(sql, insert_head, len);
-		for (size_t i = 0; i < n; i++) {
-			memcpy(sql + len, i ? ",(?,?,?,?,?,?,?,?,?)" :
-			       "(?,?,?,?,?,?,?,?,?) ", 20);
-			len += 20;
+		for (size_t i = 0; i < n; i++) {	/* no comma first */
+			row = sizeof(insert_row) - 1 - !i;
+			memcpy(sql + len, insert_row + !i, row);
+			len += row;
 		}
 		sql[len] = '\0';
 		rc = sqlite3_prepare_v3(bk_store_db(b->s), sql, (int)len,
@@ -186,13 +187,14 @@ static int bulk_stmt(struct bk_res_bulk *b, int k, sqlite3_stmt **out,
 		free(sql);
 		if (rc != SQLITE_OK)
 			return bk_store_sqlerr(b->s, rc,
-					       "cannot prepare a statement", err);
+					       "cannot prepare a statement",
+					       err);
 	}
 	*out = b->st[k];
 	return 0;
 }
 
-int bk_res_bulk_init(struct bk_res_bulk *b, struct bk_store *s)
+void bk_res_bulk_init(struct bk_res_bulk *b, struct bk_store *s)
 {
 	int vars = sqlite3_limit(bk_store_db(s), SQLITE_LIMIT_VARIABLE_NUMBER,
 				 -1);
@@ -202,7 +204,6 @@ int bk_res_bulk_init(struct bk_res_bulk *b, struct bk_store *s)
 	b->max = 1;
 	while (b->max * 2 <= BK_RES_BULK && b->max * 2 * 9 <= vars)
 		b->max *= 2;
-	return 0;
 }
 
 void bk_res_bulk_free(struct bk_res_bulk *b)

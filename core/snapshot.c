@@ -490,7 +490,7 @@ _Static_assert(BK_RES_BULK >= BK_SNAP_BATCH_ROWS,
 struct restore {
 	struct bk_store *s;
 	struct bk_res_bulk bulk;
-	long line[BK_RES_BULK];		/* the payload line of each held row */
+	long line[BK_RES_BULK];		/* each held row's payload line */
 	uint64_t rows;
 };
 

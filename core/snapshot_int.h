@@ -63,7 +63,7 @@ struct bk_snap_state {
 	int64_t total;			/* the first line's, -1 if absent */
 	uint64_t n[BK_C__COUNT];
 	int ended;
-	EVP_MD_CTX *md;			/* for the material's fingerprints */
+	EVP_MD_CTX *md;			/* the material's fingerprints */
 };
 
 /* 0, or -ENOMEM (free st even then). */

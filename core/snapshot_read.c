@@ -349,7 +349,6 @@ static void *producer(void *arg)
 	return NULL;
 }
 
-/* Hands b's lines to cb in order; 0, or the error (in err). */
 /* flush's error, in words with the line it names. */
 static int flushed(bk_flush_fn flush, void *cb_arg, struct bk_err *err)
 {
@@ -366,6 +365,8 @@ static int flushed(bk_flush_fn flush, void *cb_arg, struct bk_err *err)
 	return ret;
 }
 
+/* Hands b's lines to cb in order, and calls flush before each line that
+ * is not a resource and at the end; 0, or the error (in err). */
 static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
 		   bk_flush_fn flush, void *cb_arg, bk_progress_fn progress,
 		   void *progress_arg, uint64_t *rows, struct bk_err *err)
@@ -423,8 +424,8 @@ int bk_snapshot_read(bk_source_fn source, void *arg, bk_row_fn cb,
 		     struct bk_err *err)
 {
 	return bk_snapshot_read_wrapped(source, arg, NULL, NULL, NULL, cb,
-					NULL, cb_arg, counts, progress, progress_arg,
-					err);
+					NULL, cb_arg, counts, progress,
+					progress_arg, err);
 }
 
 int bk_snapshot_read_wrapped(bk_source_fn source, void *arg,

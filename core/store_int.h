@@ -117,7 +117,7 @@ struct bk_res_bulk {
 	int n;				/* pending */
 	int max;			/* rows per statement at most */
 };
-int bk_res_bulk_init(struct bk_res_bulk *b, struct bk_store *s);
+void bk_res_bulk_init(struct bk_res_bulk *b, struct bk_store *s);
 /* Holds r (borrowed) until the flush: 0, or -EOVERFLOW when
  * BK_RES_BULK rows are held. */
 int bk_res_bulk_add(struct bk_res_bulk *b, const struct bk_res_row *r,
