@@ -437,16 +437,25 @@ int bk_archive_rewind(struct bk_archive_reader *r)
 }
 
 /* Loads, authenticates and decrypts chunk r->next. */
-static int load_chunk(struct bk_archive_reader *r, struct bk_err *err)
+/* The plaintext bytes of chunk i. */
+static size_t chunk_len(const struct bk_archive_reader *r, uint64_t i)
+{
+	return i == r->chunks - 1 ? r->payload % BK_ARCHIVE_CHUNK :
+		BK_ARCHIVE_CHUNK;
+}
+
+/* Reads, authenticates and decrypts the next chunk into out (room for
+ * chunk_len bytes; wiped if it fails): 0, or an error. */
+static int load_chunk_into(struct bk_archive_reader *r, uint8_t *out,
+			   struct bk_err *err)
 {
 	uint64_t i = r->next;
 	int last = i == r->chunks - 1;
-	size_t len = last ? r->payload % BK_ARCHIVE_CHUNK : BK_ARCHIVE_CHUNK;
+	size_t len = chunk_len(r, i);
 	off_t off = ARC_PREAMBLE + (off_t)r->area + (off_t)i * ARC_SLOT;
 	ssize_t n;
 	int ret;
 
-	r->avail = r->pos = 0;
 	n = read_all(r->fd, r->slot, len + ARC_TAG_LEN, off);
 	if (n < 0)
 		return bk_errf(err, (int)n, "cannot read the archive: %s",
@@ -455,8 +464,7 @@ static int load_chunk(struct bk_archive_reader *r, struct bk_err *err)
 		return bk_errf(err, -EBADMSG,
 			       "archive is truncated (chunk %llu)",
 			       (unsigned long long)i);
-	ret = bk_arc_chunk_crypt(r->ctx, 0, i, last, r->id, r->plain, r->slot,
-				 len);
+	ret = bk_arc_chunk_crypt(r->ctx, 0, i, last, r->id, out, r->slot, len);
 	if (ret == -EBADMSG) {
 		ERR_clear_error();
 		return bk_errf(err, ret,
@@ -465,9 +473,20 @@ static int load_chunk(struct bk_archive_reader *r, struct bk_err *err)
 	}
 	if (ret)
 		return bk_err_ssl(err, ret, "chunk decryption failed");
-	r->avail = len;
 	r->next++;
 	return 0;
+}
+
+/* The next chunk into r->plain. */
+static int load_chunk(struct bk_archive_reader *r, struct bk_err *err)
+{
+	int ret;
+
+	r->avail = r->pos = 0;
+	ret = load_chunk_into(r, r->plain, err);
+	if (!ret)
+		r->avail = chunk_len(r, r->next - 1);
+	return ret;
 }
 
 ssize_t bk_archive_read(struct bk_archive_reader *r, void *buf, size_t len,
@@ -492,7 +511,16 @@ ssize_t bk_archive_read(struct bk_archive_reader *r, void *buf, size_t len,
 		if (!n) {
 			if (r->next == r->chunks)
 				break;	/* the last chunk was authenticated */
-			ret = load_chunk(r, &r->fail);
+			/* Straight into buf when a whole chunk fits: a copy
+			 * less (600 MB of a million-key restore); wiped if it
+			 * fails, as r->plain would be. */
+			n = chunk_len(r, r->next);
+			if (len - done >= n) {
+				ret = load_chunk_into(r, p + done, &r->fail);
+				done += ret ? 0 : n;
+			} else {
+				ret = load_chunk(r, &r->fail);
+			}
 			if (ret) {
 				if (err)
 					*err = r->fail;

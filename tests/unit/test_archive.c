@@ -426,6 +426,49 @@ static void expect(const uint8_t *buf, size_t len, const uint8_t *key,
 		CHECK(strstr(msg, needle) != NULL);
 }
 
+/* A read with room for whole chunks decrypts them straight into the
+ * caller's buffer: a tampered one there fails the read, and what it
+ * decrypted of that chunk is wiped; the chunk before it (authenticated)
+ * is there, the buffer past the chunk untouched. */
+static void test_tamper_direct(void)
+{
+	struct blob b = { 0 };
+	struct bk_archive_reader *r = NULL;
+	struct bk_err err = { 0 };
+	uint8_t *buf = malloc(4 * CHUNK);
+	size_t pay, i, bad = 0, plain = 0, other = 0;
+	int fd;
+
+	if (!buf || make(&b, "archive-direct", key1, 3 * CHUNK + 5, 4096, 0)) {
+		CHECK(!"make failed");
+		free(buf);
+		return;
+	}
+	pay = 12 + be32(b.buf + 8);
+	b.buf[pay + SLOT + 100] ^= 0x08;	/* chunk 1 */
+	memset(buf, 0xaa, 4 * CHUNK);
+	fd = memfd_with(b.buf, b.len);
+	CHECK_EQ_INT(bk_archive_open(fd, &r, &err), 0);
+	CHECK_EQ_INT(bk_archive_unlock(r, key1, &err), 0);
+	CHECK_EQ_INT(bk_archive_read(r, buf, 4 * CHUNK, &err), -EBADMSG);
+	CHECK(strstr(err.msg, "(chunk 1)") != NULL);
+	for (i = 0; i < CHUNK; i++)
+		bad += buf[i] != pattern(i);
+	for (i = CHUNK; i < 2 * CHUNK; i++)
+		plain += buf[i] != 0;
+	for (i = 2 * CHUNK; i < 4 * CHUNK; i++)
+		other += buf[i] != 0xaa;
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(plain, 0);
+	CHECK_EQ_INT(other, 0);
+	/* And it stays failed. */
+	CHECK_EQ_INT(bk_archive_read(r, buf, 4 * CHUNK, &err), -EBADMSG);
+	bk_archive_close(r);
+	close(fd);
+	free(b.buf);
+	free(buf);
+}
+
 static void test_tamper(void)
 {
 	struct blob b = { 0 }, b2 = { 0 };
@@ -670,6 +713,7 @@ int main(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		test_roundtrip(cases[i].size, cases[i].step);
 	test_tamper();
+	test_tamper_direct();
 	test_wraps_and_errors();
 	return check_done("test_archive");
 }
