@@ -459,6 +459,9 @@ static int kwp_lanes(EVP_CIPHER_CTX *ctx, const uint8_t *const in[],
 		}
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
+	if (ret)			/* the secrets, padded, or half wrapped */
+		for (l = 0; l < lanes; l++)
+			OPENSSL_cleanse(out[l], 8 * (m + 1));
 	return ret;
 }
 
@@ -582,10 +585,14 @@ int bk_b64_decode(const char *s, uint8_t **out, size_t *outlen)
 	}
 	if ((pad == 2 && (v[1] & 0x0f)) || (pad == 1 && (v[2] & 0x03)))
 		goto bad;
+	OPENSSL_cleanse(v, sizeof(v));
+	OPENSSL_cleanse(&w, sizeof(w));
 	*out = buf;
 	*outlen = o - pad;
 	return 0;
 bad:
+	OPENSSL_cleanse(v, sizeof(v));
+	OPENSSL_cleanse(&w, sizeof(w));
 	OPENSSL_cleanse(buf, n / 4 * 3 + 1);
 	free(buf);
 	return -EINVAL;

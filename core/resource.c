@@ -154,8 +154,11 @@ int bk_res_insert(struct bk_store *s, const struct bk_res_row *r,
  * needed.  OR FAIL: a statement that meets a row already there keeps the
  * rows before it, so SQLite needs no statement journal to undo them -
  * which, once a restore's DELETE had put every page on the free list,
- * copied each page the inserts took (0.3 s of a million rows).  The
- * rows from the one at fault on go in one by one, which names it. */
+ * copied each page the inserts took (0.3 s of a million rows).  With
+ * foreign keys on (a restore inside a caller's transaction), SQLite
+ * keeps the journal all the same: a foreign key is checked at the
+ * statement's end, which then undoes all of it.  The rows from the one
+ * at fault on go in one by one, which names it. */
 
 static const char insert_head[] =
 	"INSERT OR FAIL INTO resources(id, domain, type, name, version, attrs,"
@@ -252,9 +255,9 @@ int bk_res_bulk_flush(struct bk_res_bulk *b, int *failed,
 				     at < done + n && !ret; at++)
 					ret = bk_res_insert(b->s, &b->row[at],
 							    err);
-			else
-				ret = res_insert_error(b->s, rc, &b->row[at],
-						       err);
+			else if ((ret = res_insert_error(b->s, rc,
+							 &b->row[at], err)))
+				at = -1;	/* the statement's */
 			if (ret && (rc & 0xff) == SQLITE_CONSTRAINT)
 				at--;
 		}

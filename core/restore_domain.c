@@ -582,7 +582,8 @@ static int fast(const struct rd *r, const struct pending *p)
  * (bk_res_bulk): ids decided as insert_new_key does, in order.  *i ends
  * at the first line not inserted: one that does not take the fast way,
  * whose id this restore inserted already, or that the insert refused
- * (-EEXIST: the long way tells why); or at the line of an error. */
+ * (-EEXIST: the long way tells why); or at the line of an error (-1:
+ * a statement's, not one line's). */
 static int insert_run(struct rd *r, int *i, struct bk_err *err)
 {
 	int first = *i, k, where, failed = 0, ret = 0;
@@ -621,14 +622,17 @@ static int insert_run(struct rd *r, int *i, struct bk_err *err)
 		bk_err_clear(err);
 		k = first + failed;
 		ret = 0;
-	} else if (ret) {
-		*i = first + failed;
+	} else if (ret) {	/* failed < 0: no one line's fault */
+		*i = failed < 0 ? -1 : first + failed;
 		return ret;
 	}
-	for (*i = first; *i < k && !ret; ++*i)
+	for (*i = first; *i < k; ++*i) {
 		ret = restored(r, &r->t[0], "keys", r->pend[*i].row->name,
 			       r->pend[*i].reid, err);
-	return ret;
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Decides and inserts the pending lines in order: the fast way where
@@ -647,7 +651,7 @@ static int rd_flush(void *arg, long *lineno, struct bk_err *err)
 		ret = on_resource(r, p->row, p->known, p->mat, p->mlen, err);
 		i += !ret;
 	}
-	if (ret)
+	if (ret && i >= 0)
 		*lineno = r->pend[i].lineno;
 	r->npend = 0;
 	return ret;

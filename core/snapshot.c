@@ -510,8 +510,8 @@ static int restore_flush(void *arg, long *lineno, struct bk_err *err)
 	int failed = 0, ret;
 
 	ret = bk_res_bulk_flush(&r->bulk, &failed, err);
-	if (!ret)
-		return 0;
+	if (!ret || failed < 0)
+		return ret;
 	*lineno = r->line[failed];
 	return refused(&r->bulk.row[failed], ret, err);
 }
@@ -530,10 +530,12 @@ static int restore_row(void *arg, const struct bk_snap_row *line,
 				&rr);
 		rr.wrapped = line->material;
 		rr.wrapped_len = line->material_len;
-		r->line[r->bulk.n] = line->lineno;
 		ret = bk_res_bulk_add(&r->bulk, &rr, err);
-		r->rows += !ret;
-		return ret;
+		if (ret)
+			return ret;
+		r->line[r->bulk.n - 1] = line->lineno;
+		r->rows++;
+		return 0;
 	}
 	if (!strcmp(t, "head")) {
 		scope = bk_snap_str(row, "scope");

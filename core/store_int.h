@@ -123,8 +123,9 @@ void bk_res_bulk_init(struct bk_res_bulk *b, struct bk_store *s);
 int bk_res_bulk_add(struct bk_res_bulk *b, const struct bk_res_row *r,
 		    struct bk_err *err);
 /* Inserts the pending rows: 0, or the error of the first that failed
- * (as bk_res_insert's) and its index among them in *failed; the rows
- * before it are in, the others are dropped. */
+ * (as bk_res_insert's) and its index among them in *failed (-1 for an
+ * error of a statement, not of a row: the disk, say); the rows before
+ * it are in, the others are dropped. */
 int bk_res_bulk_flush(struct bk_res_bulk *b, int *failed,
 		      struct bk_err *err);
 void bk_res_bulk_free(struct bk_res_bulk *b);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "../core/crypto.h"
 
 struct bk_rot *bk_rot_alloc(void)
@@ -65,8 +67,16 @@ int bk_rot_wrap_many(struct bk_rot *rot, const uint8_t *const secret[],
 		ret = bk_kwp_wrap_many(rot->key, secret, len, out, outlen, n,
 				       failed, err);
 	if (ret) {
-		while (i > 0)
-			free(out[--i]);
+		while (i > 0) {
+			i--;
+			/* The software key's buffers (len + 16 bytes) may
+			 * hold a secret, padded or half wrapped, if the wrap
+			 * failed; a token's hold what it wrapped. */
+			if (out[i] && !rot->p11 && !rot->why)
+				OPENSSL_clear_free(out[i], len[i] + 16);
+			else
+				free(out[i]);
+		}
 	}
 	return ret;
 }
