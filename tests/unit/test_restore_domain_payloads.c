@@ -358,6 +358,30 @@ static char *key_twice(const char *text, int other_id)
 	return key_twice_at(text, 0, other_id);
 }
 
+/* A restore of text into a new domain target fails on one conflict, key
+ * name version 0, and leaves the store as it was. */
+static void one_conflict(struct bk_store *c, struct bk_rot *rot,
+			 const char *target, const char *text,
+			 const char *name)
+{
+	struct bk_err e = { 0 };
+	json_object *report;
+	char want[160], *before;
+
+	add_domain(c, target, NULL);
+	before = dump(c);
+	CHECK_EQ_INT(restore(c, rot, target, text, &report, NULL, &e),
+		     -EEXIST);
+	snprintf(want, sizeof(want),
+		 "key '%s' version 0 exists in domain %s with another id",
+		 name, target);
+	CHECK(strstr(e.msg, want) != NULL);
+	CHECK_EQ_INT(rep_n(report, "keys", "conflicts"), 1);
+	json_object_put(report);
+	CHECK(unchanged(c, before));
+	free(before);
+}
+
 /* Keys into an empty domain go in without a look-up of their names
  * (restore_domain.c): a key line twice is that key the second time
  * (skipped); its name and version under another id is the seed's
@@ -368,7 +392,7 @@ static void test_empty_keys(struct bk_store *a, struct bk_rot *rot_a,
 {
 	struct bk_err e = { 0 };
 	json_object *report;
-	char *text, *twice, *before;
+	char *text, *twice;
 	int ret;
 
 	add_domain(a, "k-src", NULL);
@@ -392,16 +416,7 @@ static void test_empty_keys(struct bk_store *a, struct bk_rot *rot_a,
 	free(twice);
 
 	twice = key_twice(text, 1);
-	add_domain(c, "k-other", NULL);
-	before = dump(c);
-	ret = restore(c, rot, "k-other", twice, &report, NULL, &e);
-	CHECK_EQ_INT(ret, -EEXIST);
-	CHECK(strstr(e.msg, "key 'dk' version 0 exists in domain k-other"
-		     " with another id") != NULL);
-	CHECK_EQ_INT(rep_n(report, "keys", "conflicts"), 1);
-	json_object_put(report);
-	CHECK(unchanged(c, before));
-	free(before);
+	one_conflict(c, rot, "k-other", twice, "dk");
 	free(twice);
 	free(text);
 }
@@ -419,7 +434,7 @@ static void test_empty_keys_bulk(struct bk_store *a, struct bk_rot *rot_a,
 	const int nat = (int)(sizeof(at) / sizeof(at[0]));
 	struct bk_err e = { 0 };
 	json_object *report;
-	char name[32], *text, *twice, *next, *before;
+	char name[32], *text, *twice, *next;
 	int ret;
 
 	add_domain(a, "b-src", NULL);
@@ -462,16 +477,7 @@ static void test_empty_keys_bulk(struct bk_store *a, struct bk_rot *rot_a,
 	free(twice);
 
 	twice = key_twice_at(text, 300, 1);
-	add_domain(c, "b-other", NULL);
-	before = dump(c);
-	ret = restore(c, rot, "b-other", twice, &report, NULL, &e);
-	CHECK_EQ_INT(ret, -EEXIST);
-	CHECK(strstr(e.msg, "key 'bk300' version 0 exists in domain b-other"
-		     " with another id") != NULL);
-	CHECK_EQ_INT(rep_n(report, "keys", "conflicts"), 1);
-	json_object_put(report);
-	CHECK(unchanged(c, before));
-	free(before);
+	one_conflict(c, rot, "b-other", twice, "bk300");
 	free(twice);
 
 	add_domain(a, "b-copy", NULL);

@@ -678,6 +678,20 @@ static void test_fk_check(void)
 	bk_rot_free(rot);
 }
 
+/* c's dump is before still; then frees before and payload, closes c. */
+static void same_and_close(struct bk_store *c, struct bk_rot *rot,
+			   char *before, char *payload)
+{
+	char *after = dump(c);
+
+	CHECK(!strcmp(before, after));
+	free(after);
+	free(before);
+	free(payload);
+	bk_store_close(c);
+	bk_rot_free(rot);
+}
+
 /* A resource line given the name and version of the line before it,
  * at places that fall at the start, in the middle and at the end of the
  * multi-row inserts a restore makes (bk_res_bulk: up to 256 rows at a
@@ -759,16 +773,7 @@ static void test_clash_line(void)
 	}
 	/* And the payload as it is goes in whole. */
 	CHECK_EQ_INT(restore_text(c, rot, m.buf, NULL, &e), 0);
-	{
-		char *after = dump(c);
-
-		CHECK(!strcmp(before, after));
-		free(after);
-	}
-	free(before);
-	free(m.buf);
-	bk_store_close(c);
-	bk_rot_free(rot);
+	same_and_close(c, rot, before, m.buf);
 }
 
 /* A restore whose keys of one domain cannot be wrapped (the domain is
@@ -781,7 +786,7 @@ static void test_wrap_fails(void)
 	struct bk_store *c = tu_open_store(dir, "f", &rot);
 	struct tu_mem m = { 0 };
 	struct bk_err e = { 0 };
-	char name[32], want[200], *before, *after;
+	char name[32], want[200], *before;
 	int line = 0, at = 0;
 
 	CHECK_EQ_INT(bk_domain_add(c, "a", NULL, &e), 0);
@@ -809,13 +814,7 @@ static void test_wrap_fails(void)
 	if (strncmp(e.msg, want, strlen(want)))
 		fprintf(stderr, "got \"%s\"\nwant \"%s...\"\n", e.msg, want);
 	CHECK(!strncmp(e.msg, want, strlen(want)));
-	after = dump(c);
-	CHECK(!strcmp(before, after));
-	free(after);
-	free(before);
-	free(m.buf);
-	bk_store_close(c);
-	bk_rot_free(rot);
+	same_and_close(c, rot, before, m.buf);
 }
 
 int main(void)
