@@ -23,36 +23,14 @@
  * with the root of trust (the clear bytes never reach this file); the
  * wrapped form is not secret.
  */
-#include "snapshot_int.h"
+#include "restore_domain_int.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
-#include "restore_ids.h"
 #include "snapshot_parse.h"
-
-#define NAMES_MAX 1000		/* names per list of the report */
-#define NTYPES (BK_C_MEMBERS - BK_C_TYPES)
-#define COPY_ERROR "Error copying data from backup database"
-
-/* Kinds of staged pairs. */
-enum { P_MEMBER, P_LINK, P__COUNT };
-
-/* Our statements, prepared once per restore. */
-enum {
-	Q_TARGET,		/* ?1 domain -> hsm */
-	Q_BY_ID,		/* ?1 id -> domain */
-	Q_ID_ROW,		/* ?1 id -> rowid (the index alone) */
-	Q_START,		/* ?1 domain -> max rowid, domain has rows */
-	Q_KEY,			/* ?1 domain, ?2 name, ?3 version -> id */
-	Q_NAMED,		/* ?1 domain, ?2 type, ?3 name -> 1 */
-	Q_DONE,			/* records a restored user/group/policy */
-	Q_PAIR,			/* stages a member or link line */
-	Q__COUNT
-};
 
 static const char *const q_sql[Q__COUNT] = {
 	[Q_TARGET] = "SELECT hsm FROM main.domains WHERE name = ?1",
@@ -101,46 +79,6 @@ static const char *const resolve_sql[P__COUNT] = {
 		"  WHERE d.type = 'cte_policies' AND d.name = p.a)"
 		" AND EXISTS(SELECT 1 FROM main.resources r"
 		"  WHERE r.domain = ?1 AND r.type = 'keys' AND r.name = p.b)",
-};
-
-struct type_stats {
-	uint64_t restored, skipped, conflicts, reidentified;
-	json_object *skipped_names, *conflict_names, *reid_names;
-	int truncated;
-};
-
-struct rd {
-	struct bk_store *s;
-	struct bk_rot *rot;
-	const char *target;
-	sqlite3_stmt *q[Q__COUNT];
-	struct type_stats t[NTYPES];
-	uint64_t staged[P__COUNT], kept[P__COUNT];
-	char *target_hsm;		/* the target's HSM, NULL if none */
-	/* Before the first row: the highest rowid (the rows inserted get
-	 * higher ones), and whether the target had resources. */
-	sqlite3_int64 max_rowid;
-	int target_had_rows;
-	struct bk_id_pool ids;		/* fresh ids */
-	const struct bk_idset *known;	/* ids in use at the start, or NULL */
-	char source[72];		/* the payload's domain */
-	int failed;			/* a key conflict was seen */
-	/* the first conflict, for the message */
-	char c_name[BK_NAME_MAX + 1], c_id[BK_ID_MAX + 1];
-	long long c_version;
-	/* The batch's resource lines, decided and inserted in order when
-	 * the reader says (rd_flush); most go in bulk_. */
-	struct pending {
-		const struct bk_snap_res *row;
-		int known;		/* the row's id_known */
-		const uint8_t *mat;	/* wrapped already */
-		size_t mlen;
-		long lineno;
-		int reid;		/* inserted under fresh */
-		char fresh[33];
-	} pend[BK_SNAP_BATCH_ROWS];
-	int npend;
-	struct bk_res_bulk bulk;
 };
 
 /* ---- statements ---- */
@@ -194,107 +132,6 @@ static int step1(struct rd *r, sqlite3_stmt *q, char *out, size_t outsz,
 	return ret;
 }
 
-/* ---- the report ---- */
-
-static int stats_init(struct rd *r)
-{
-	for (int i = 0; i < NTYPES; i++) {
-		r->t[i].skipped_names = json_object_new_array();
-		r->t[i].conflict_names = json_object_new_array();
-		r->t[i].reid_names = json_object_new_array();
-		if (!r->t[i].skipped_names || !r->t[i].conflict_names ||
-		    !r->t[i].reid_names)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static void stats_free(struct rd *r)
-{
-	for (int i = 0; i < NTYPES; i++) {
-		json_object_put(r->t[i].skipped_names);
-		json_object_put(r->t[i].conflict_names);
-		json_object_put(r->t[i].reid_names);
-	}
-}
-
-/* Appends name to list unless it holds NAMES_MAX names already. */
-static int note(struct type_stats *ts, json_object *list, const char *name,
-		struct bk_err *err)
-{
-	json_object *v;
-
-	if (json_object_array_length(list) >= NAMES_MAX) {
-		ts->truncated = 1;
-		return 0;
-	}
-	v = json_object_new_string(name);
-	if (!v || json_object_array_add(list, v)) {
-		json_object_put(v);
-		return bk_errf(err, -ENOMEM, "out of memory");
-	}
-	return 0;
-}
-
-static json_object *new_count_pair(const char *a, uint64_t na, const char *b,
-				   uint64_t nb)
-{
-	json_object *o = json_object_new_object();
-
-	if (!o)
-		return NULL;
-	json_object_object_add(o, a, json_object_new_int64((int64_t)na));
-	json_object_object_add(o, b, json_object_new_int64((int64_t)nb));
-	return o;
-}
-
-/* Fills report.  After a failure nothing was restored or skipped: only
- * the conflicts are reported. */
-static void report_fill(struct rd *r, json_object *report, int ok)
-{
-	const char *const *types = bk_resource_types();
-	struct type_stats *ts;
-	json_object *o, *empty;
-
-	if (!report)
-		return;
-	json_object_object_add(report, "source", r->source[0] ?
-			       json_object_new_string(r->source) : NULL);
-	json_object_object_add(report, "target",
-			       json_object_new_string(r->target));
-	for (int i = 0; i < NTYPES; i++) {
-		ts = &r->t[i];
-		o = json_object_new_object();
-		if (!o)
-			return;
-		json_object_object_add(o, "restored", json_object_new_int64(
-			ok ? (int64_t)ts->restored : 0));
-		json_object_object_add(o, "skipped", json_object_new_int64(
-			ok ? (int64_t)ts->skipped : 0));
-		empty = ok ? NULL : json_object_new_array();
-		json_object_object_add(o, "skippedNames", ok ?
-				       json_object_get(ts->skipped_names) :
-				       empty);
-		json_object_object_add(o, "conflicts",
-				       json_object_new_int64((int64_t)ts->conflicts));
-		json_object_object_add(o, "conflictNames",
-				       json_object_get(ts->conflict_names));
-		if (ok && ts->reidentified)
-			json_object_object_add(o, "reidentified",
-					       json_object_get(ts->reid_names));
-		if (ts->truncated)
-			json_object_object_add(o, "truncated",
-					       json_object_new_boolean(1));
-		json_object_object_add(report, types[i], o);
-	}
-	json_object_object_add(report, "members", new_count_pair(
-		"restored", ok ? r->kept[P_MEMBER] : 0,
-		"dropped", ok ? r->staged[P_MEMBER] - r->kept[P_MEMBER] : 0));
-	json_object_object_add(report, "links", new_count_pair(
-		"restored", ok ? r->kept[P_LINK] : 0,
-		"dropped", ok ? r->staged[P_LINK] - r->kept[P_LINK] : 0));
-}
-
 /* ---- the lines ---- */
 
 static int on_head(struct rd *r, json_object *row, struct bk_err *err)
@@ -322,28 +159,6 @@ static int on_domain(struct rd *r, json_object *row, struct bk_err *err)
 			       "domain %s is anchored to the HSM %s; the target domain %s must have a connection to the same HSM partition",
 			       bk_snap_str(row, "name"), hsm, r->target);
 	return 0;
-}
-
-static int conflict(struct rd *r, struct type_stats *ts, const char *name,
-		    long long version, const char *existing,
-		    struct bk_err *err)
-{
-	if (!r->failed) {
-		r->failed = 1;
-		snprintf(r->c_name, sizeof(r->c_name), "%.*s",
-			 (int)sizeof(r->c_name) - 1, name);
-		snprintf(r->c_id, sizeof(r->c_id), "%.*s",
-			 (int)sizeof(r->c_id) - 1, existing);
-		r->c_version = version;
-	}
-	ts->conflicts++;
-	return note(ts, ts->conflict_names, name, err);
-}
-
-static int skip(struct type_stats *ts, const char *name, struct bk_err *err)
-{
-	ts->skipped++;
-	return note(ts, ts->skipped_names, name, err);
 }
 
 /* Inserts the resource line into the target under id. */
@@ -422,7 +237,7 @@ static int restored(struct rd *r, struct type_stats *ts, const char *type,
 	ts->restored++;
 	if (reid) {
 		ts->reidentified++;
-		ret = note(ts, ts->reid_names, name, err);
+		ret = rd_note(ts, ts->reid_names, name, err);
 		if (ret)
 			return ret;
 	}
@@ -535,9 +350,9 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 		if (ret < 0)
 			return ret;
 		if (ret && strcmp(found, id))
-			return conflict(r, ts, name, version, found, err);
+			return rd_conflict(r, ts, name, version, found, err);
 		if (ret)
-			return skip(ts, name, err);
+			return rd_skip(ts, name, err);
 	} else {
 		q = r->q[Q_NAMED];
 		sqlite3_bind_text(q, 1, r->target, -1, SQLITE_STATIC);
@@ -547,7 +362,7 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 		if (ret < 0)
 			return ret;
 		if (ret)
-			return skip(ts, name, err);
+			return rd_skip(ts, name, err);
 	}
 	if (r->failed)		/* only looking for more conflicts */
 		return 0;
@@ -566,7 +381,7 @@ static int on_resource(struct rd *r, const struct bk_snap_res *row,
 	if (ret < 0)
 		return ret;
 	if (ret == ID_TARGET)
-		return skip(ts, name, err);
+		return rd_skip(ts, name, err);
 	return insert_as(r, row, ret, mat, mlen, err);
 }
 
@@ -776,22 +591,6 @@ static int resolve(struct rd *r, int kind, struct bk_err *err)
 	return ret;
 }
 
-static int conflict_error(struct rd *r, struct bk_err *err)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < NTYPES; i++)
-		n += r->t[i].conflicts;
-	if (n > 1)
-		return bk_errf(err, -EEXIST,
-			       COPY_ERROR ": key '%s' version %lld exists in domain %s with another id (%s), and %llu more conflicting key%s (see the report); nothing was restored",
-			       r->c_name, r->c_version, r->target, r->c_id,
-			       (unsigned long long)(n - 1), n > 2 ? "s" : "");
-	return bk_errf(err, -EEXIST,
-		       COPY_ERROR ": key '%s' version %lld exists in domain %s with another id (%s); nothing was restored",
-		       r->c_name, r->c_version, r->target, r->c_id);
-}
-
 int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 			       const char *target, bk_source_fn source,
 			       void *arg, struct bk_idset *ids,
@@ -813,7 +612,7 @@ int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 	r->rot = rot;
 	r->target = target;
 	bk_res_bulk_init(&r->bulk, s);
-	if (stats_init(r)) {
+	if (rd_stats_init(r)) {
 		ret = bk_errf(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -840,7 +639,7 @@ int bk_snapshot_restore_domain(struct bk_store *s, struct bk_rot *rot,
 				       on_row, rd_flush, r,
 				       NULL, progress, progress_arg, err);
 	if (!ret && r->failed)
-		ret = conflict_error(r, err);
+		ret = rd_conflict_error(r, err);
 	if (ret)
 		goto out;
 	if ((ret = resolve(r, P_MEMBER, err)) ||
@@ -860,8 +659,8 @@ out:
 	bk_snap_bulk(s, 0);
 	if (fk_off)
 		bk_store_exec(s, "PRAGMA foreign_keys=ON", NULL);
-	report_fill(r, report, ret == 0);
-	stats_free(r);
+	rd_report_fill(r, report, ret == 0);
+	rd_stats_free(r);
 	free(r->target_hsm);
 	free(r);
 	return ret;

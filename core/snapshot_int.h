@@ -1,4 +1,6 @@
-/* snapshot_int.h - what snapshot.c and snapshot_read.c share. */
+/* snapshot_int.h - what the payload's writer (snapshot.c), reader
+ * (snapshot_read.c) and restores (restore_system.c, restore_domain.c)
+ * share. */
 #ifndef BK_SNAPSHOT_INT_H
 #define BK_SNAPSHOT_INT_H
 
@@ -127,7 +129,7 @@ int bk_snap_write_resources(struct bk_snap_writer *w, struct bk_err *err);
 int bk_snap_rows_scattered(struct bk_store *s, const char *domain,
 			   uint64_t rows);
 
-/* ---- snapshot.c ---- */
+/* ---- restore_system.c ---- */
 
 /* What PRAGMA foreign_key_check proves of the resources, memberships
  * and key links: 0, -EIO if a row names a domain that does not exist,

@@ -220,7 +220,7 @@ static const char *const migrations[] = {
 	/* 8: the resources' two unique constraints become named indexes,
 	 * which a system restore drops and builds again after loading the
 	 * rows (a sort instead of a million inserts at random places of
-	 * two indexes; core/snapshot.c, docs/PERFORMANCE.md).  The rows
+	 * two indexes; core/restore_system.c, docs/PERFORMANCE.md).  The rows
 	 * keep their rowids. */
 	"CREATE TABLE resources_new("
 	"  id TEXT NOT NULL,"

@@ -1,4 +1,6 @@
-/* store_int.h - what store.c, resource.c, keygen.c and snapshot.c share.
+/* store_int.h - what the store (store.c), the resources (resource.c,
+ * res_insert.c, keygen.c) and the payloads (snapshot*.c, restore_*.c)
+ * share.
  * Not for the engine, fs/ or cli/: they use store.h and snapshot.h.
  */
 #ifndef BK_STORE_INT_H
@@ -22,7 +24,7 @@
 	"CREATE UNIQUE INDEX resources_by_key ON resources(domain, type," \
 	" name, version);"
 /* The one a system restore drops and creates again after loading
- * (core/snapshot.c); it keeps resources_by_key, whose order is the
+ * (core/restore_system.c); it keeps resources_by_key, whose order is the
  * payload's. */
 #define BK_RES_ID_INDEX \
 	"CREATE UNIQUE INDEX resources_by_id ON resources(id);"
@@ -107,7 +109,7 @@ struct bk_res_row {
 int bk_res_insert(struct bk_store *s, const struct bk_res_row *r,
 		  struct bk_err *err);
 
-/* Rows added together: multi-row INSERTs (resource.c).  Every row's
+/* Rows added together: multi-row INSERTs (res_insert.c).  Every row's
  * pointers stay borrowed until the flush that inserts it. */
 #define BK_RES_BULK 256
 struct bk_res_bulk {
