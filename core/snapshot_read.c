@@ -191,55 +191,67 @@ static void item_free(struct item *it)
 	memset(it, 0, sizeof(*it));
 }
 
-/* Replaces the clear material of b's lines by the material wrapped with
- * the key of their domain (p->domain, else the row's own), the lines of
- * one key together (bk_rot_wrap_many).  If that fails, the batch ends
- * before the first line of those: no line is handed over with its
+/* Replaces the clear material of b's lines idx[0 .. n) by the material
+ * wrapped with rot, all at once (bk_rot_wrap_many): 0, or the error, and
+ * then the batch ends before idx[0]: no line is handed over with its
  * material in clear. */
+static int wrap_group(struct batch *b, struct bk_rot *rot, const int *idx,
+		      int n)
+{
+	const uint8_t *in[PIPE_ITEMS] = { 0 };	/* gcc -O3: n > 0 */
+	size_t len[PIPE_ITEMS] = { 0 }, wlen[PIPE_ITEMS], failed = 0;
+	uint8_t *out[PIPE_ITEMS];
+	struct item *it;
+	int j, ret;
+
+	for (j = 0; j < n; j++) {
+		in[j] = b->v[idx[j]].mat;
+		len[j] = b->v[idx[j]].mlen;
+	}
+	ret = bk_rot_wrap_many(rot, in, len, out, wlen, (size_t)n, &failed,
+			       &b->e);
+	if (ret) {
+		b->last = 1;
+		b->ret = ret;
+		b->lineno = b->v[idx[failed]].lineno;
+		while (b->n > idx[0])
+			item_free(&b->v[--b->n]);
+		return ret;
+	}
+	for (j = 0; j < n; j++) {
+		it = &b->v[idx[j]];
+		OPENSSL_cleanse(it->mat, it->mlen);
+		free(it->mat);
+		it->mat = out[j];
+		it->mlen = wlen[j];
+	}
+	return 0;
+}
+
+/* Wraps the material of b's lines with the key of their domain
+ * (p->domain, else the row's own), the lines of one key together. */
 static void wrap_batch(struct pipe *p, struct batch *b)
 {
-	const uint8_t *in[PIPE_ITEMS];
-	size_t len[PIPE_ITEMS], wlen[PIPE_ITEMS], failed = 0;
-	uint8_t *out[PIPE_ITEMS];
-	int idx[PIPE_ITEMS], n = 0, ret, k, j;
-	struct bk_rot *rot = NULL, *cur = NULL;
-	struct item *it;
+	struct bk_rot *rot, *cur = NULL;
+	int idx[PIPE_ITEMS], n = 0;
 
-	for (k = 0; k <= b->n; k++) {
-		it = k < b->n ? &b->v[k] : NULL;
-		if (it && !it->mat)
+	for (int k = 0; k < b->n; k++) {
+		struct item *it = &b->v[k];
+
+		if (!it->mat)
 			continue;
-		if (it)
-			rot = bk_rot_for(p->rot, p->domain ? p->domain :
-					 it->res.domain);
-		if (n && (!it || rot != cur)) {
-			ret = bk_rot_wrap_many(cur, in, len, out, wlen,
-					       (size_t)n, &failed, &b->e);
-			if (ret) {
-				b->last = 1;
-				b->ret = ret;
-				b->lineno = b->v[idx[failed]].lineno;
-				while (b->n > idx[0])
-					item_free(&b->v[--b->n]);
+		rot = bk_rot_for(p->rot, p->domain ? p->domain :
+				 it->res.domain);
+		if (n && rot != cur) {
+			if (wrap_group(b, cur, idx, n))
 				return;
-			}
-			for (j = 0; j < n; j++) {
-				it = &b->v[idx[j]];
-				OPENSSL_cleanse(it->mat, it->mlen);
-				free(it->mat);
-				it->mat = out[j];
-				it->mlen = wlen[j];
-			}
 			n = 0;
-			it = k < b->n ? &b->v[k] : NULL;
 		}
-		if (!it)
-			break;
 		cur = rot;
-		idx[n] = k;
-		in[n] = it->mat;
-		len[n++] = it->mlen;
+		idx[n++] = k;
 	}
+	if (n)
+		wrap_group(b, cur, idx, n);
 }
 
 /* A resource line in the form backupfs writes, parsed into b's arena and
@@ -349,6 +361,17 @@ static void *producer(void *arg)
 	return NULL;
 }
 
+/* ret, with e's words in err after the line they are about (0: none). */
+static int line_error(struct bk_err *err, int ret, long lineno,
+		      const struct bk_err *e)
+{
+	const char *why = e->msg[0] ? e->msg : "refused";
+
+	if (lineno)
+		return bk_errf(err, ret, "payload line %ld: %s", lineno, why);
+	return bk_errf(err, ret, "%s", why);
+}
+
 /* flush's error, in words with the line it names. */
 static int flushed(bk_flush_fn flush, void *cb_arg, struct bk_err *err)
 {
@@ -357,12 +380,7 @@ static int flushed(bk_flush_fn flush, void *cb_arg, struct bk_err *err)
 	int ret;
 
 	ret = flush(cb_arg, &lineno, &e);
-	if (ret && lineno)
-		bk_errf(err, ret, "payload line %ld: %s", lineno,
-			e.msg[0] ? e.msg : "refused");
-	else if (ret)
-		bk_errf(err, ret, "%s", e.msg[0] ? e.msg : "refused");
-	return ret;
+	return ret ? line_error(err, ret, lineno, &e) : 0;
 }
 
 /* Hands b's lines to cb in order, and calls flush before each line that
@@ -394,8 +412,7 @@ static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
 
 			ret = cb(cb_arg, &row, &e);
 			if (ret)
-				bk_errf(err, ret, "payload line %ld: %s",
-					it->lineno, e.msg[0] ? e.msg : "refused");
+				line_error(err, ret, it->lineno, &e);
 		}
 		if (!ret && progress && strcmp(it->t, "end")) {
 			if (it->lineno == 1)
@@ -411,8 +428,7 @@ static int consume(struct pipe *p, struct batch *b, bk_row_fn cb,
 	if (ret || !b->last || !b->ret)
 		return ret;
 	if (b->lineno)
-		return bk_errf(err, b->ret, "payload line %ld: %s", b->lineno,
-			       b->e.msg[0] ? b->e.msg : "refused");
+		return line_error(err, b->ret, b->lineno, &b->e);
 	if (err)
 		*err = b->e;		/* the reader's, in words already */
 	return b->ret;
